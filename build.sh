@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One entry point for the README's commands, so a fresh machine needs nothing installed by hand.
+#   ./build.sh test   installs what the tests need (a C compiler, python3), builds with warnings as errors, runs the tests
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ensure_packages() {
+  local missing=()
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing ${missing[*]}..."
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+case "${1:-test}" in
+  test)
+    ensure_packages cc:gcc python3:python3
+    dotnet build AsyncSendFd.sln -c Release -warnaserror
+    dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal"
+    ;;
+  *)
+    echo "usage: $0 test" >&2
+    exit 2
+    ;;
+esac

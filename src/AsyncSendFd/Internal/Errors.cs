@@ -1,0 +1,40 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace AsyncSendFd.Internal;
+
+/// <summary>Turns errno and contract violations into exceptions, in one place.</summary>
+internal static class Errors
+{
+    /// <summary>
+    /// A <see cref="SocketException"/> for <paramref name="errno"/>, or <see cref="ObjectDisposedException"/>
+    /// when the failure came from the socket being disposed under the call.
+    /// </summary>
+    public static Exception FromErrno(int errno, Socket socket)
+    {
+        if (socket.SafeHandle.IsClosed)
+        {
+            return new ObjectDisposedException(socket.GetType().FullName);
+        }
+
+        // new SocketException(int) would read errno as a SocketError; the parameterless one maps it.
+        Marshal.SetLastPInvokeError(errno);
+        return new SocketException();
+    }
+
+    public static IOException TooManyDescriptors(int received, int slots) => new(
+        $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");
+
+    public static IOException ControlDataTruncated() => new(
+        "The kernel truncated the message's control data (MSG_CTRUNC); every descriptor that arrived was closed.");
+
+    public static IOException DataTruncated(int bufferLength) => new(
+        $"The message was longer than the {bufferLength}-byte buffer and was cut (MSG_TRUNC); its descriptors were closed.");
+
+    public static IOException NotOneDescriptor(int count) => new(count == 0
+        ? "The message carried no descriptor; one was expected."
+        : $"The message carried {count} descriptors; exactly one was expected. All of them were closed.");
+
+    public static IOException NotASocket(Exception inner) => new(
+        "The received descriptor is not a socket; it was closed.", inner);
+}

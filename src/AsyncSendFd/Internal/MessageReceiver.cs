@@ -1,0 +1,202 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using AsyncSendFd.Native.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace AsyncSendFd.Internal;
+
+/// <summary>
+/// Receives one message and hands every descriptor it carried to the caller as an owning handle,
+/// or closes them all and throws: no path leaks one.
+/// </summary>
+internal static class MessageReceiver
+{
+    /// <summary>One non-blocking recvmsg with room for the most descriptors any peer can send.</summary>
+    /// <returns>Bytes received (0 at end of stream), or minus errno.</returns>
+    /// <exception cref="IOException">Descriptors were truncated or exceeded <paramref name="slots"/>; all were closed.</exception>
+    [SkipLocalsInit]
+    public static nint TryReceive(int socket, Span<byte> data, Span<SafeFileHandle?> slots, out int descriptorCount)
+    {
+        descriptorCount = 0;
+        Span<byte> control = stackalloc byte[NativeSocket.ControlBufferSize];
+        nint received = NativeSocket.ReceiveMessage(socket, data, control, out int controlLength, out ReceiveFlags flags);
+        if (received < 0)
+        {
+            return received;
+        }
+
+        Span<int> raw = stackalloc int[NativeSocket.ControlBufferSize / sizeof(int)];
+        int count = CollectDescriptors(control[..controlLength], raw, out bool malformed);
+        raw = raw[..count];
+        if (OperatingSystem.IsMacOS())
+        {
+            foreach (int fd in raw)
+            {
+                NativeSocket.SetCloseOnExec(fd);
+            }
+        }
+
+        Exception? failure =
+            (flags & ReceiveFlags.ControlTruncated) != 0 || malformed ? Errors.ControlDataTruncated()
+            : (flags & ReceiveFlags.DataTruncated) != 0 ? Errors.DataTruncated(data.Length)
+            : count > slots.Length ? Errors.TooManyDescriptors(count, slots.Length)
+            : null;
+        if (failure is not null)
+        {
+            CloseAll(raw);
+            throw failure;
+        }
+
+        HandOver(raw, slots);
+        descriptorCount = count;
+        return received;
+    }
+
+    /// <summary>Every descriptor of every SCM_RIGHTS message, truncated ones included, so they can be closed.</summary>
+    internal static int CollectDescriptors(ReadOnlySpan<byte> control, Span<int> destination, out bool malformed)
+    {
+        ControlMessageLayout layout = ControlMessageLayout.Current;
+        var reader = new ControlMessageReader(control, layout);
+        int count = 0;
+        while (reader.TryReadNext(out ControlMessage message))
+        {
+            if (message.Level == layout.SocketLevel && message.Type == layout.RightsType)
+            {
+                ReadOnlySpan<int> descriptors = message.Descriptors;
+                descriptors.CopyTo(destination[count..]);
+                count += descriptors.Length;
+            }
+        }
+
+        malformed = reader.IsMalformed;
+        return count;
+    }
+
+    /// <summary>Wraps each descriptor in an owning handle; if that fails midway, nothing stays open.</summary>
+    private static void HandOver(ReadOnlySpan<int> raw, Span<SafeFileHandle?> slots)
+    {
+        int wrapped = 0;
+        try
+        {
+            for (; wrapped < raw.Length; wrapped++)
+            {
+                slots[wrapped] = new SafeFileHandle(raw[wrapped], ownsHandle: true);
+            }
+        }
+        catch
+        {
+            for (int i = 0; i < wrapped; i++)
+            {
+                slots[i]!.Dispose();
+                slots[i] = null;
+            }
+
+            CloseAll(raw[wrapped..]);
+            throw;
+        }
+    }
+
+    private static void CloseAll(ReadOnlySpan<int> raw)
+    {
+        foreach (int fd in raw)
+        {
+            NativeSocket.CloseQuietly(fd);
+        }
+    }
+
+    /// <summary>Adopts a received descriptor as a socket; if it is not one, it is closed.</summary>
+    public static Socket AdoptSocket(SafeFileHandle handle)
+    {
+        var socketHandle = new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true);
+        handle.SetHandleAsInvalid();
+        try
+        {
+            return new Socket(socketHandle);
+        }
+        catch (SocketException e)
+        {
+            socketHandle.Dispose();
+            throw Errors.NotASocket(e);
+        }
+    }
+
+    public static TResult Receive<TAttempt, TResult>(Socket socket, scoped TAttempt attempt)
+        where TAttempt : IReceiveAttempt<TResult>, allows ref struct
+    {
+        SocketChannel channel = SocketChannel.Of(socket);
+        channel.ReceiveGate.Wait();
+        bool socketAdded = false;
+        try
+        {
+            socket.SafeHandle.DangerousAddRef(ref socketAdded);
+            int fd = (int)socket.SafeHandle.DangerousGetHandle();
+            int timeout = socket.ReceiveTimeout > 0 ? socket.ReceiveTimeout : -1;
+            while (true)
+            {
+                if (attempt.TryReceive(fd, out TResult result, out int errno))
+                {
+                    return result;
+                }
+
+                if (errno != Errno.EAGAIN)
+                {
+                    throw Errors.FromErrno(errno, socket);
+                }
+
+                if (!NativeSocket.WaitBlocking(fd, forWrite: false, timeout))
+                {
+                    throw new SocketException((int)SocketError.TimedOut);
+                }
+            }
+        }
+        finally
+        {
+            if (socketAdded)
+            {
+                socket.SafeHandle.DangerousRelease();
+            }
+
+            channel.ReceiveGate.Release();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<TResult> ReceiveAsync<TAttempt, TResult>(Socket socket, TAttempt attempt, CancellationToken cancellationToken)
+        where TAttempt : IReceiveAttempt<TResult>
+    {
+        SocketChannel channel = SocketChannel.Of(socket);
+        await channel.ReceiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        bool socketAdded = false;
+        try
+        {
+            socket.SafeHandle.DangerousAddRef(ref socketAdded);
+            int fd = (int)socket.SafeHandle.DangerousGetHandle();
+            while (true)
+            {
+                if (attempt.TryReceive(fd, out TResult result, out int errno))
+                {
+                    return result;
+                }
+
+                if (errno != Errno.EAGAIN)
+                {
+                    throw Errors.FromErrno(errno, socket);
+                }
+
+                // A zero-byte receive waits for readability without consuming bytes or descriptors,
+                // so a canceled wait leaves the message for the next receive.
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed, socket);
+            }
+        }
+        finally
+        {
+            if (socketAdded)
+            {
+                socket.SafeHandle.DangerousRelease();
+            }
+
+            channel.ReceiveGate.Release();
+        }
+    }
+}

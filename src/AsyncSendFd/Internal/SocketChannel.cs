@@ -1,0 +1,43 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace AsyncSendFd.Internal;
+
+/// <summary>
+/// What the library keeps per socket: one gate per direction, so that concurrent sends never
+/// interleave bytes and concurrent receives never split a message, and the reusable writability waiter.
+/// </summary>
+/// <remarks>Attached with a <see cref="ConditionalWeakTable{TKey, TValue}"/>: it lives exactly as long as the socket.</remarks>
+internal sealed class SocketChannel
+{
+    private static readonly ConditionalWeakTable<Socket, SocketChannel> Channels = new();
+
+    private SocketChannel(Socket socket)
+    {
+        Writable = new WritableSignal();
+        bool added = false;
+        try
+        {
+            socket.SafeHandle.DangerousAddRef(ref added);
+            NativeSocket.DisableSigPipe((int)socket.SafeHandle.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.SafeHandle.DangerousRelease();
+            }
+        }
+    }
+
+    public SemaphoreSlim SendGate { get; } = new(1, 1);
+
+    public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
+
+    public WritableSignal Writable { get; }
+
+    public static SocketChannel Of(Socket socket) =>
+        Channels.TryGetValue(socket, out SocketChannel? channel)
+            ? channel
+            : Channels.GetValue(socket, static s => new SocketChannel(s));
+}

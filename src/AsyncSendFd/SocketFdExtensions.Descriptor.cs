@@ -1,0 +1,92 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using AsyncSendFd.Internal;
+using Microsoft.Win32.SafeHandles;
+
+namespace AsyncSendFd;
+
+public static partial class SocketFdExtensions
+{
+    /// <summary>
+    /// Sends one descriptor on four zero bytes, the wire format of the Rust crate async-send-fd.
+    /// </summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <param name="fd">The descriptor to send; the caller keeps it open and keeps ownership.</param>
+    /// <param name="cancellationToken">Honoured until the first byte is written; after that the message is completed.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="fd"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket or the handle is disposed.</exception>
+    /// <exception cref="ArgumentException">The handle is invalid.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The send failed, e.g. the peer closed the connection.</exception>
+    /// <exception cref="OperationCanceledException">Canceled before any byte was written.</exception>
+    public static ValueTask SendFdAsync(this Socket socket, SafeHandle fd, CancellationToken cancellationToken = default)
+    {
+        Validate.Socket(socket);
+        Validate.Handle(fd, nameof(fd));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        return MessageSender.SendAsync(socket, new SingleDescriptorMessage(fd), cancellationToken);
+    }
+
+    /// <summary>Sends one descriptor on four zero bytes, blocking until it is written.</summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <param name="fd">The descriptor to send; the caller keeps it open and keeps ownership.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="fd"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket or the handle is disposed.</exception>
+    /// <exception cref="ArgumentException">The handle is invalid.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The send failed, or <see cref="Socket.SendTimeout"/> passed before the first byte left.</exception>
+    public static void SendFd(this Socket socket, SafeHandle fd)
+    {
+        Validate.Socket(socket);
+        Validate.Handle(fd, nameof(fd));
+        MessageSender.Send(socket, new SingleDescriptorMessage(fd));
+    }
+
+    /// <summary>
+    /// Receives one descriptor sent by <see cref="SendFdAsync"/>, async-send-fd or any peer that sends
+    /// exactly one descriptor on one to four data bytes.
+    /// </summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <param name="cancellationToken">Honoured while waiting; a canceled receive leaves the message in the socket.</param>
+    /// <returns>An owning, close-on-exec handle: dispose it.</returns>
+    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
+    /// <exception cref="IOException">The message carried no descriptor or more than one; any that came were closed.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The receive failed.</exception>
+    /// <exception cref="OperationCanceledException">Canceled while waiting.</exception>
+    public static ValueTask<SafeFileHandle> ReceiveFdAsync(this Socket socket, CancellationToken cancellationToken = default)
+    {
+        Validate.Socket(socket);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<SafeFileHandle>(cancellationToken);
+        }
+
+        return MessageReceiver.ReceiveAsync<SingleDescriptorReceive, SafeFileHandle>(socket, default, cancellationToken);
+    }
+
+    /// <summary>Receives one descriptor, blocking until a message arrives.</summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <returns>An owning, close-on-exec handle: dispose it.</returns>
+    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
+    /// <exception cref="IOException">The message carried no descriptor or more than one; any that came were closed.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The receive failed, or <see cref="Socket.ReceiveTimeout"/> passed.</exception>
+    public static SafeFileHandle ReceiveFd(this Socket socket)
+    {
+        Validate.Socket(socket);
+        return MessageReceiver.Receive<SingleDescriptorReceive, SafeFileHandle>(socket, default);
+    }
+}

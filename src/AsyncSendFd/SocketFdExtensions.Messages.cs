@@ -1,0 +1,101 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using AsyncSendFd.Internal;
+using Microsoft.Win32.SafeHandles;
+
+namespace AsyncSendFd;
+
+public static partial class SocketFdExtensions
+{
+    /// <summary>Sends <paramref name="data"/> with up to <see cref="MaxFdsPerMessage"/> descriptors riding on its first byte.</summary>
+    /// <param name="socket">A connected Unix domain socket (stream, datagram or seqpacket).</param>
+    /// <param name="data">The bytes, all of which are sent; on a stream socket, at least one when descriptors are sent.</param>
+    /// <param name="fds">The descriptors; the caller keeps ownership.</param>
+    /// <param name="cancellationToken">Honoured until the first byte is written; after that the message is completed.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> or a handle is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
+    /// <exception cref="ArgumentException">A handle is invalid, or descriptors with empty data on a stream socket.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The send failed, e.g. the peer closed the connection.</exception>
+    /// <exception cref="OperationCanceledException">Canceled before any byte was written.</exception>
+    public static ValueTask SendFdsAsync(this Socket socket, ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> fds, CancellationToken cancellationToken = default)
+    {
+        Validate.Socket(socket);
+        Validate.Handles(fds.Span, nameof(fds));
+        Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        return MessageSender.SendAsync(socket, new MemoryMessage(data, fds), cancellationToken);
+    }
+
+    /// <summary>Sends <paramref name="data"/> with up to <see cref="MaxFdsPerMessage"/> descriptors, blocking until all is written.</summary>
+    /// <param name="socket">A connected Unix domain socket (stream, datagram or seqpacket).</param>
+    /// <param name="data">The bytes, all of which are sent; on a stream socket, at least one when descriptors are sent.</param>
+    /// <param name="fds">The descriptors; the caller keeps ownership.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> or a handle is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
+    /// <exception cref="ArgumentException">A handle is invalid, or descriptors with empty data on a stream socket.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The send failed, or <see cref="Socket.SendTimeout"/> passed before the first byte left.</exception>
+    public static void SendFds(this Socket socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds)
+    {
+        Validate.Socket(socket);
+        Validate.Handles(fds, nameof(fds));
+        Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
+        MessageSender.Send(socket, new SpanMessage(data, fds));
+    }
+
+    /// <summary>Receives one message: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <param name="data">Where the bytes go. On a stream socket a receive stops at the end of a descriptor-carrying send.</param>
+    /// <param name="fds">Slots for the descriptors; the first <see cref="FdReceiveResult.FdCount"/> are filled with owning, close-on-exec handles.</param>
+    /// <param name="cancellationToken">Honoured while waiting; a canceled receive leaves the message in the socket.</param>
+    /// <returns>The byte and descriptor counts; <c>(0, 0)</c> at end of stream.</returns>
+    /// <exception cref="IOException">
+    /// The message carried more descriptors than <paramref name="fds"/> has slots, the kernel truncated its control data,
+    /// or a datagram did not fit <paramref name="data"/>. Every descriptor of that message was closed.
+    /// </exception>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The receive failed.</exception>
+    /// <exception cref="OperationCanceledException">Canceled while waiting.</exception>
+    public static ValueTask<FdReceiveResult> ReceiveFdsAsync(this Socket socket, Memory<byte> data, Memory<SafeFileHandle?> fds, CancellationToken cancellationToken = default)
+    {
+        Validate.Socket(socket);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<FdReceiveResult>(cancellationToken);
+        }
+
+        return MessageReceiver.ReceiveAsync<MemoryReceive, FdReceiveResult>(socket, new MemoryReceive(data, fds), cancellationToken);
+    }
+
+    /// <summary>Receives one message, blocking until it arrives: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
+    /// <param name="socket">A connected Unix domain socket.</param>
+    /// <param name="data">Where the bytes go.</param>
+    /// <param name="fds">Slots for the descriptors; the first <see cref="FdReceiveResult.FdCount"/> are filled with owning, close-on-exec handles.</param>
+    /// <returns>The byte and descriptor counts; <c>(0, 0)</c> at end of stream.</returns>
+    /// <exception cref="IOException">
+    /// The message carried more descriptors than <paramref name="fds"/> has slots, the kernel truncated its control data,
+    /// or a datagram did not fit <paramref name="data"/>. Every descriptor of that message was closed.
+    /// </exception>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <exception cref="SocketException">The receive failed, or <see cref="Socket.ReceiveTimeout"/> passed.</exception>
+    public static FdReceiveResult ReceiveFds(this Socket socket, Span<byte> data, Span<SafeFileHandle?> fds)
+    {
+        Validate.Socket(socket);
+        return MessageReceiver.Receive<SpanReceive, FdReceiveResult>(socket, new SpanReceive(data, fds));
+    }
+}

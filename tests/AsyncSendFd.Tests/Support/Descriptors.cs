@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace AsyncSendFd.Tests.Support;
+
+/// <summary>Descriptor bookkeeping for tests: counts, identities and flags from /proc.</summary>
+internal static class Descriptors
+{
+    /// <summary>Open descriptors of this process.</summary>
+    public static int OpenCount() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
+
+    /// <summary>What a descriptor refers to ("pipe:[123]", "/tmp/x"), the identity a passed descriptor keeps.</summary>
+    public static string Target(SafeHandle handle) =>
+        new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget ?? "";
+
+    /// <summary>Whether the close-on-exec flag is set, from /proc/self/fdinfo (flags are octal; O_CLOEXEC is 02000000).</summary>
+    public static bool IsCloseOnExec(SafeHandle handle)
+    {
+        string flagsLine = File.ReadLines($"/proc/self/fdinfo/{handle.DangerousGetHandle()}").First(l => l.StartsWith("flags:", StringComparison.Ordinal));
+        int flags = Convert.ToInt32(flagsLine["flags:".Length..].Trim(), 8);
+        return (flags & 0x80000) != 0;
+    }
+
+    /// <summary>A fresh temporary file opened for reading and writing, deleted on close.</summary>
+    public static SafeFileHandle TempFile(string? contents = null)
+    {
+        string path = Path.GetTempFileName();
+        if (contents is not null)
+        {
+            File.WriteAllText(path, contents);
+        }
+
+        SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.DeleteOnClose);
+        return handle;
+    }
+
+    /// <summary>Reads a whole small file through a received handle, from offset 0.</summary>
+    public static string ReadAll(SafeFileHandle handle)
+    {
+        var buffer = new byte[4096];
+        int n = RandomAccess.Read(handle, buffer, 0);
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+    }
+}
