@@ -42,6 +42,14 @@ public static unsafe partial class LibC
     [LibraryImport(Name, SetLastError = true)]
     public static partial int socketpair(int domain, int type, int protocol, int* sv);
 
+    /// <summary>The real user id of the calling process.</summary>
+    [LibraryImport(Name)]
+    public static partial uint getuid();
+
+    /// <summary>The real group id of the calling process.</summary>
+    [LibraryImport(Name)]
+    public static partial uint getgid();
+
     /// <summary>Reads a socket option.</summary>
     [LibraryImport(Name, SetLastError = true)]
     public static partial int getsockopt(int socket, int level, int option_name, void* option_value, uint* option_len);
