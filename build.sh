@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for the README's commands, so a fresh machine needs nothing installed by hand.
-#   ./build.sh test   installs what the tests need (a C compiler, python3), builds with warnings as errors, runs the tests
+#   ./build.sh test   installs what the tests need (gcc for the layout tests, clang for the NativeAOT
+#                     publish, python3 for interoperability), builds with warnings as errors, runs every test
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,7 +19,7 @@ ensure_packages() {
 
 case "${1:-test}" in
   test)
-    ensure_packages cc:gcc python3:python3
+    ensure_packages cc:gcc clang:clang python3:python3
     dotnet build AsyncSendFd.sln -c Release -warnaserror
     dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal"
     ;;

@@ -161,6 +161,35 @@ internal static unsafe class NativeSocket
         }
     }
 
+    /// <summary>socketpair(2) in the Unix family, both ends close-on-exec (atomically on Linux).</summary>
+    /// <exception cref="System.Net.Sockets.SocketException">The kernel refused.</exception>
+    public static (int Left, int Right) CreatePair(System.Net.Sockets.SocketType socketType)
+    {
+        int type = (OperatingSystem.IsLinux(), socketType) switch
+        {
+            (true, System.Net.Sockets.SocketType.Stream) => Linux.LibC.SOCK_STREAM | Linux.LibC.SOCK_CLOEXEC,
+            (true, System.Net.Sockets.SocketType.Dgram) => Linux.LibC.SOCK_DGRAM | Linux.LibC.SOCK_CLOEXEC,
+            (true, _) => Linux.LibC.SOCK_SEQPACKET | Linux.LibC.SOCK_CLOEXEC,
+            (false, System.Net.Sockets.SocketType.Stream) => Darwin.LibC.SOCK_STREAM,
+            (false, System.Net.Sockets.SocketType.Dgram) => Darwin.LibC.SOCK_DGRAM,
+            (false, _) => Darwin.LibC.SOCK_SEQPACKET,
+        };
+        int family = OperatingSystem.IsLinux() ? Linux.LibC.AF_UNIX : Darwin.LibC.AF_UNIX;
+        int* fds = stackalloc int[2];
+        if (LibC.socketpair(family, type, 0, fds) != 0)
+        {
+            throw new System.Net.Sockets.SocketException(); // reads the errno the import just saved
+        }
+
+        if (OperatingSystem.IsMacOS())
+        {
+            SetCloseOnExec(fds[0]);
+            SetCloseOnExec(fds[1]);
+        }
+
+        return (fds[0], fds[1]);
+    }
+
     /// <summary>Closes a descriptor that nobody else owns, ignoring errors (there is no one left to report them to).</summary>
     public static void CloseQuietly(int fd) => _ = LibC.close(fd);
 
