@@ -14,11 +14,11 @@ internal static class MessageSender
     /// <summary>One non-blocking sendmsg; descriptors must be referenced by the caller.</summary>
     /// <returns>Bytes sent, or minus errno.</returns>
     [SkipLocalsInit]
-    public static nint TrySend(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors)
+    public static nint TrySend(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors, ReadOnlySpan<byte> address = default)
     {
         if (descriptors.IsEmpty)
         {
-            return NativeSocket.SendMessage(socket, data, default);
+            return NativeSocket.SendMessage(socket, data, default, address);
         }
 
         Span<int> raw = stackalloc int[descriptors.Length];
@@ -30,7 +30,7 @@ internal static class MessageSender
         ControlMessageLayout layout = ControlMessageLayout.Current;
         var writer = new ControlMessageWriter(stackalloc byte[layout.SpaceForDescriptors(raw.Length)], layout);
         writer.WriteRights(raw);
-        return NativeSocket.SendMessage(socket, data, writer.Written);
+        return NativeSocket.SendMessage(socket, data, writer.Written, address);
     }
 
     public static void Send<TMessage>(Socket socket, scoped TMessage message)

@@ -1,14 +1,13 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Native.Interop;
 
 namespace AsyncSendFd.Internal;
 
 /// <summary>Data and descriptors as spans, for the blocking API.</summary>
-internal readonly ref struct SpanMessage(ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors) : ISendAttempt
+internal readonly ref struct SpanMessage(ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors, ReadOnlySpan<byte> address = default) : ISendAttempt
 {
     private readonly ReadOnlySpan<byte> _data = data;
     private readonly ReadOnlySpan<SafeHandle> _descriptors = descriptors;
+    private readonly ReadOnlySpan<byte> _address = address;
 
     public int DataLength => _data.Length;
 
@@ -17,11 +16,11 @@ internal readonly ref struct SpanMessage(ReadOnlySpan<byte> data, ReadOnlySpan<S
     public void ReleaseDescriptors() => HandleRefs.ReleaseAll(_descriptors);
 
     public nint TrySend(int socket, int offset, bool withDescriptors) =>
-        MessageSender.TrySend(socket, _data[offset..], withDescriptors ? _descriptors : default);
+        MessageSender.TrySend(socket, _data[offset..], withDescriptors ? _descriptors : default, _address);
 }
 
 /// <summary>Data and descriptors as memory, for the async API.</summary>
-internal readonly struct MemoryMessage(ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> descriptors) : ISendAttempt
+internal readonly struct MemoryMessage(ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> descriptors, ReadOnlyMemory<byte> address = default) : ISendAttempt
 {
     public int DataLength => data.Length;
 
@@ -30,7 +29,7 @@ internal readonly struct MemoryMessage(ReadOnlyMemory<byte> data, ReadOnlyMemory
     public void ReleaseDescriptors() => HandleRefs.ReleaseAll(descriptors.Span);
 
     public nint TrySend(int socket, int offset, bool withDescriptors) =>
-        MessageSender.TrySend(socket, data.Span[offset..], withDescriptors ? descriptors.Span : default);
+        MessageSender.TrySend(socket, data.Span[offset..], withDescriptors ? descriptors.Span : default, address.Span);
 }
 
 /// <summary>One descriptor on four zero bytes: the wire format of the Rust crate async-send-fd.</summary>
