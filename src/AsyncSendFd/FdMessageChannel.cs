@@ -1,0 +1,171 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using AsyncSendFd.Internal;
+using CommunityToolkit.HighPerformance.Buffers;
+using Microsoft.Win32.SafeHandles;
+
+namespace AsyncSendFd;
+
+/// <summary>
+/// Messages, rather than bytes, over a Unix stream socket: each frame is a header (payload length,
+/// descriptor count) with the descriptors riding on it, then the payload. A receive returns one whole
+/// payload and exactly its descriptors, however the kernel splits the bytes.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Small messages are copied with their header into one pooled buffer and leave in one sendmsg;
+/// payloads of <see cref="CopyThreshold"/> bytes or more are sent from the caller's memory, after the
+/// header. Received payloads land in pooled buffers (<see cref="FdMessage"/> returns them).
+/// </para>
+/// <para>
+/// The channel must own every read and write on the socket. Sends may run concurrently with each
+/// other and with receives; each frame leaves whole. Cancellation is honoured until a frame's first
+/// byte has moved; after that the frame is completed, so the stream stays in step.
+/// </para>
+/// </remarks>
+public sealed class FdMessageChannel
+{
+    /// <summary>Payloads this long or longer are sent without copying.</summary>
+    public const int CopyThreshold = 64 * 1024;
+
+    private readonly Socket _socket;
+    private readonly int _maxPayloadLength;
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
+    private readonly SemaphoreSlim _receiveGate = new(1, 1);
+    private readonly byte[] _header = new byte[FrameHeader.Size];
+    private readonly SafeFileHandle?[] _slots = new SafeFileHandle?[SocketFdExtensions.MaxFdsPerMessage];
+
+    /// <summary>Frames messages over a connected Unix stream socket; the caller keeps ownership of the socket.</summary>
+    /// <param name="socket">A connected Unix stream socket.</param>
+    /// <param name="maxPayloadLength">The largest payload a receive accepts (a guard against hostile lengths); 16 MiB by default.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="NotSupportedException">The socket is not a Unix stream socket.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxPayloadLength"/> is negative.</exception>
+    public FdMessageChannel(Socket socket, int maxPayloadLength = 16 * 1024 * 1024)
+    {
+        Validate.Socket(socket);
+        if (socket.SocketType != SocketType.Stream)
+        {
+            throw new NotSupportedException("Framing is for stream sockets; datagram and seqpacket sockets keep message boundaries themselves.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(maxPayloadLength);
+        _socket = socket;
+        _maxPayloadLength = maxPayloadLength;
+    }
+
+    /// <summary>Sends one message: <paramref name="payload"/> with up to <see cref="SocketFdExtensions.MaxFdsPerMessage"/> descriptors.</summary>
+    /// <param name="payload">The payload; may be empty.</param>
+    /// <param name="fds">The descriptors; the caller keeps ownership.</param>
+    /// <param name="cancellationToken">Honoured until the frame's first byte is written.</param>
+    /// <exception cref="ArgumentNullException">A handle is null.</exception>
+    /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
+    /// <exception cref="ArgumentException">A handle is invalid.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Too many descriptors.</exception>
+    /// <exception cref="SocketException">The send failed.</exception>
+    /// <exception cref="OperationCanceledException">Canceled before the frame started.</exception>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, ReadOnlyMemory<SafeHandle> fds = default, CancellationToken cancellationToken = default)
+    {
+        Validate.Handles(fds.Span, nameof(fds));
+        await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var header = new FrameHeader(payload.Length, fds.Length);
+            if (payload.Length < CopyThreshold)
+            {
+                using MemoryOwner<byte> frame = MemoryOwner<byte>.Allocate(FrameHeader.Size + payload.Length);
+                header.Write(frame.Span);
+                payload.Span.CopyTo(frame.Span[FrameHeader.Size..]);
+                await _socket.SendFdsAsync(frame.Memory, fds, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            using MemoryOwner<byte> headerBytes = MemoryOwner<byte>.Allocate(FrameHeader.Size);
+            header.Write(headerBytes.Span);
+            await _socket.SendFdsAsync(headerBytes.Memory, fds, cancellationToken).ConfigureAwait(false);
+            await _socket.SendFdsAsync(payload, default, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendGate.Release();
+        }
+    }
+
+    /// <summary>Receives one whole message.</summary>
+    /// <param name="cancellationToken">Honoured until the frame's first byte arrives; a canceled receive leaves the frame in the socket.</param>
+    /// <returns>The message, which the caller disposes; <see langword="null"/> when the peer closed the connection between frames.</returns>
+    /// <exception cref="EndOfStreamException">The peer closed the connection in the middle of a frame; descriptors that came were closed.</exception>
+    /// <exception cref="IOException">The frame broke the protocol (descriptor count, length over the limit, descriptors on payload bytes); descriptors that came were closed.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="SocketException">The receive failed.</exception>
+    /// <exception cref="OperationCanceledException">Canceled before the frame started.</exception>
+    public async ValueTask<FdMessage?> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        await _receiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var fds = new List<SafeFileHandle>();
+        MemoryOwner<byte>? payload = null;
+        try
+        {
+            int received = 0;
+            while (received < FrameHeader.Size)
+            {
+                FdReceiveResult result = await _socket.ReceiveFdsAsync(
+                    _header.AsMemory(received), _slots, received == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+                TakeSlots(result.FdCount, fds);
+                if (result.BytesReceived == 0)
+                {
+                    return received == 0 && fds.Count == 0 ? null : throw EndedInFrame();
+                }
+
+                received += result.BytesReceived;
+            }
+
+            FrameHeader header = FrameHeader.Read(_header);
+            if (header.FdCount != fds.Count || header.PayloadLength < 0 || header.PayloadLength > _maxPayloadLength)
+            {
+                throw new IOException(
+                    $"Bad frame: header announces {header.PayloadLength} bytes and {header.FdCount} descriptors, "
+                    + $"{fds.Count} descriptors came (payload limit {_maxPayloadLength}).");
+            }
+
+            payload = MemoryOwner<byte>.Allocate(header.PayloadLength);
+            for (received = 0; received < header.PayloadLength;)
+            {
+                FdReceiveResult result = await _socket.ReceiveFdsAsync(payload.Memory[received..], _slots, CancellationToken.None).ConfigureAwait(false);
+                if (result.FdCount > 0)
+                {
+                    TakeSlots(result.FdCount, fds);
+                    throw new IOException("Bad frame: descriptors arrived on payload bytes.");
+                }
+
+                received += result.BytesReceived > 0 ? result.BytesReceived : throw EndedInFrame();
+            }
+
+            var message = new FdMessage(payload, [.. fds]);
+            payload = null;
+            fds.Clear();
+            return message;
+        }
+        finally
+        {
+            payload?.Dispose();
+            foreach (SafeFileHandle fd in fds)
+            {
+                fd.Dispose();
+            }
+
+            _receiveGate.Release();
+        }
+    }
+
+    private void TakeSlots(int count, List<SafeFileHandle> destination)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            destination.Add(_slots[i]!);
+            _slots[i] = null;
+        }
+    }
+
+    private static EndOfStreamException EndedInFrame() => new("The peer closed the connection in the middle of a frame.");
+}
