@@ -22,16 +22,28 @@ public static unsafe partial class LibC
         msg->msg_controllen >= (nuint)sizeof(cmsghdr) ? (cmsghdr*)msg->msg_control : null;
 
     /// <summary><c>CMSG_NXTHDR(msg, cmsg)</c>, as glibc computes it: null past the end or after a header shorter than itself.</summary>
+    /// <remarks>
+    /// Lengths are compared with the room left before any pointer moves, so a <c>cmsg_len</c> near
+    /// 2^64 cannot wrap the pointer back into, or before, the buffer (as glibc 2.38 also does).
+    /// </remarks>
     public static cmsghdr* CMSG_NXTHDR(msghdr* msg, cmsghdr* cmsg)
     {
-        if (cmsg->cmsg_len < (nuint)sizeof(cmsghdr))
+        nuint remaining = (nuint)((byte*)msg->msg_control + msg->msg_controllen - (byte*)cmsg);
+        nuint length = cmsg->cmsg_len;
+        if (length < (nuint)sizeof(cmsghdr) || length > remaining)
         {
             return null;
         }
 
-        byte* end = (byte*)msg->msg_control + msg->msg_controllen;
-        var next = (cmsghdr*)((byte*)cmsg + CMSG_ALIGN(cmsg->cmsg_len));
-        if ((byte*)(next + 1) > end || (byte*)next + CMSG_ALIGN(next->cmsg_len) > end)
+        nuint step = CMSG_ALIGN(length);
+        if (step > remaining || remaining - step < (nuint)sizeof(cmsghdr))
+        {
+            return null;
+        }
+
+        var next = (cmsghdr*)((byte*)cmsg + step);
+        nuint left = remaining - step;
+        if (next->cmsg_len > left || CMSG_ALIGN(next->cmsg_len) > left)
         {
             return null;
         }
