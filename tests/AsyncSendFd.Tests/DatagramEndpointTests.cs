@@ -6,6 +6,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Tests;
 
+[Collection("Descriptors")]
 public class DatagramEndpointTests
 {
     [Fact]
