@@ -10,6 +10,10 @@ internal sealed record HandOffOptions
 
         Usage:
           HandOff [options]                      run the whole demonstration on loopback
+          HandOff --serve [--listen ADDRESS:PORT] [--fd-store]
+                                                 serve until SIGTERM, as a daemon would; under systemd the
+                                                 listener comes from LISTEN_FDS when one named "listener" is
+                                                 passed (socket activation or the fd store)
           HandOff --successor --control-socket PATH
                                                  run as the successor: take over the listening socket
                                                  from the process serving on PATH, and serve until it hangs up
@@ -20,6 +24,8 @@ internal sealed record HandOffOptions
                                      (default: a fresh path in the temp directory)
           --successor-command CMD    how to start the successor; it is given
                                      "--successor --control-socket PATH" (default: this program again)
+          --fd-store                 keep the listener in systemd's fd store (FileDescriptorStoreMax=1),
+                                     so that a restart of the service takes it back: another hand-off
           --seconds N                how long to serve before and after the hand-off (default 1.5)
           --help                     show this text
         """;
@@ -33,6 +39,10 @@ internal sealed record HandOffOptions
     public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(1.5);
 
     public bool IsSuccessor { get; init; }
+
+    public bool Serve { get; init; }
+
+    public bool UseFdStore { get; init; }
 
     public bool ShowHelp { get; init; }
 
@@ -49,6 +59,8 @@ internal sealed record HandOffOptions
                 "--successor-command" => options with { SuccessorCommand = Value() },
                 "--seconds" => options with { Phase = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)) },
                 "--successor" => options with { IsSuccessor = true },
+                "--serve" => options with { Serve = true },
+                "--fd-store" => options with { UseFdStore = true },
                 "--help" or "-h" => options with { ShowHelp = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };

@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd;
+using AsyncSendFd.Systemd;
 using HandOff;
+using Microsoft.Win32.SafeHandles;
 
 HandOffOptions options;
 try
@@ -23,7 +25,58 @@ if (options.ShowHelp)
     return 0;
 }
 
-return options.IsSuccessor ? await RunSuccessorAsync(options) : await RunFirstGenerationAsync(options);
+return options.IsSuccessor ? await RunSuccessorAsync(options)
+    : options.Serve ? await ServeUnderServiceManagerAsync(options)
+    : await RunFirstGenerationAsync(options);
+
+// The daemon as systemd runs it: the listener survives restarts in the fd store, so none is refused.
+static async Task<int> ServeUnderServiceManagerAsync(HandOffOptions options)
+{
+    SystemdFileDescriptor[] passed = [.. SystemdListenFds.Take()];
+    Socket listener;
+    int listenerIndex = Array.FindIndex(passed, d => d.Name == "listener");
+    if (listenerIndex >= 0)
+    {
+        SafeFileHandle handle = passed[listenerIndex].Handle;
+        listener = new Socket(new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true));
+        handle.SetHandleAsInvalid();
+        Log($"took the listener on {listener.LocalEndPoint} back from the service manager");
+    }
+    else
+    {
+        listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(options.Listen);
+        listener.Listen(512);
+        Log($"listening on {listener.LocalEndPoint}");
+    }
+
+    foreach (SystemdFileDescriptor other in passed.Where((_, i) => i != listenerIndex))
+    {
+        other.Handle.Dispose();
+    }
+
+    using (listener)
+    {
+        if (options.UseFdStore && await SystemdNotify.StoreFdsAsync("listener", new SafeHandle[] { listener.SafeHandle }))
+        {
+            Log("stored the listener in the service manager's fd store");
+        }
+
+        var server = new PingServer(listener);
+        server.Start();
+        await SystemdNotify.NotifyAsync("READY=1");
+
+        var stop = new TaskCompletionSource();
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.TrySetResult(); });
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.TrySetResult(); });
+        await stop.Task;
+        await SystemdNotify.NotifyAsync("STOPPING=1");
+        await server.StopAcceptingAndDrainAsync();
+        Log($"stopping after serving {server.Served} requests");
+    }
+
+    return 0;
+}
 
 // The running server: serves, starts its successor, hands the listener over, stops accepting and drains.
 static async Task<int> RunFirstGenerationAsync(HandOffOptions options)
