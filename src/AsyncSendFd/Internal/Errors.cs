@@ -12,7 +12,7 @@ internal static class Errors
     /// </summary>
     public static Exception FromErrno(int errno, Socket socket)
     {
-        if (socket.SafeHandle.IsClosed)
+        if (SocketState.IsDisposed(socket))
         {
             return new ObjectDisposedException(socket.GetType().FullName);
         }
@@ -35,6 +35,5 @@ internal static class Errors
         ? "The message carried no descriptor; one was expected."
         : $"The message carried {count} descriptors; exactly one was expected. All of them were closed.");
 
-    public static IOException NotASocket(Exception inner) => new(
-        "The received descriptor is not a socket; it was closed.", inner);
+    public static IOException NotASocket() => new("The received descriptor is not a socket; it was closed.");
 }

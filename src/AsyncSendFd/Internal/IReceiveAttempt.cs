@@ -1,9 +1,23 @@
 namespace AsyncSendFd.Internal;
 
+/// <summary>What one recvmsg attempt came to.</summary>
+internal enum ReceiveStatus
+{
+    Received,
+    WouldBlock,
+    EndOfStream,
+    Failed,
+}
+
 /// <summary>What to receive into and what to return, for <see cref="MessageReceiver"/>'s loops.</summary>
 internal interface IReceiveAttempt<TResult>
 {
     /// <summary>One non-blocking recvmsg.</summary>
-    /// <returns><see langword="true"/> with the result, or <see langword="false"/> with errno.</returns>
-    bool TryReceive(int socket, out TResult result, out int errno);
+    /// <param name="socket">The descriptor.</param>
+    /// <param name="result">The result when <see cref="ReceiveStatus.Received"/>.</param>
+    /// <param name="errno">The error when <see cref="ReceiveStatus.Failed"/>.</param>
+    ReceiveStatus TryReceive(int socket, out TResult result, out int errno);
+
+    /// <summary>The result at end of stream, or the exception that reports it.</summary>
+    TResult AtEndOfStream();
 }

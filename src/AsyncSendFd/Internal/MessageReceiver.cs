@@ -52,6 +52,12 @@ internal static class MessageReceiver
         return received;
     }
 
+    public static ReceiveStatus StatusOf(nint received, int descriptorCount, int errno) =>
+        received > 0 || descriptorCount > 0 ? ReceiveStatus.Received
+        : received == 0 ? ReceiveStatus.EndOfStream
+        : errno == Errno.EAGAIN ? ReceiveStatus.WouldBlock
+        : ReceiveStatus.Failed;
+
     /// <summary>Every descriptor of every SCM_RIGHTS message, truncated ones included, so they can be closed.</summary>
     internal static int CollectDescriptors(ReadOnlySpan<byte> control, Span<int> destination, out bool malformed)
     {
@@ -107,16 +113,23 @@ internal static class MessageReceiver
     /// <summary>Adopts a received descriptor as a socket; if it is not one, it is closed.</summary>
     public static Socket AdoptSocket(SafeFileHandle handle)
     {
+        // .NET adopts any descriptor as a socket of family Unknown, so ask the kernel first.
+        if (!NativeSocket.IsSocket((int)handle.DangerousGetHandle()))
+        {
+            handle.Dispose();
+            throw Errors.NotASocket();
+        }
+
         var socketHandle = new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true);
         handle.SetHandleAsInvalid();
         try
         {
             return new Socket(socketHandle);
         }
-        catch (SocketException e)
+        catch
         {
             socketHandle.Dispose();
-            throw Errors.NotASocket(e);
+            throw;
         }
     }
 
@@ -133,14 +146,16 @@ internal static class MessageReceiver
             int timeout = socket.ReceiveTimeout > 0 ? socket.ReceiveTimeout : -1;
             while (true)
             {
-                if (attempt.TryReceive(fd, out TResult result, out int errno))
+                switch (attempt.TryReceive(fd, out TResult result, out int errno))
                 {
-                    return result;
-                }
-
-                if (errno != Errno.EAGAIN)
-                {
-                    throw Errors.FromErrno(errno, socket);
+                    case ReceiveStatus.Received:
+                        return result;
+                    case ReceiveStatus.EndOfStream:
+                        // Disposing the socket under a waiting receive shuts it down: that is not the peer's end of stream.
+                        ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
+                        return attempt.AtEndOfStream();
+                    case ReceiveStatus.Failed:
+                        throw Errors.FromErrno(errno, socket);
                 }
 
                 if (!NativeSocket.WaitBlocking(fd, forWrite: false, timeout))
@@ -173,20 +188,20 @@ internal static class MessageReceiver
             int fd = (int)socket.SafeHandle.DangerousGetHandle();
             while (true)
             {
-                if (attempt.TryReceive(fd, out TResult result, out int errno))
+                switch (attempt.TryReceive(fd, out TResult result, out int errno))
                 {
-                    return result;
-                }
-
-                if (errno != Errno.EAGAIN)
-                {
-                    throw Errors.FromErrno(errno, socket);
+                    case ReceiveStatus.Received:
+                        return result;
+                    case ReceiveStatus.EndOfStream:
+                        ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
+                        return attempt.AtEndOfStream();
+                    case ReceiveStatus.Failed:
+                        throw Errors.FromErrno(errno, socket);
                 }
 
                 // A zero-byte receive waits for readability without consuming bytes or descriptors,
                 // so a canceled wait leaves the message for the next receive.
                 await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed, socket);
             }
         }
         finally

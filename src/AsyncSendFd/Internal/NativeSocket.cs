@@ -190,6 +190,16 @@ internal static unsafe class NativeSocket
         return (fds[0], fds[1]);
     }
 
+    /// <summary>Whether <paramref name="fd"/> is a socket: getsockopt(SO_TYPE) fails with ENOTSOCK otherwise.</summary>
+    public static bool IsSocket(int fd)
+    {
+        int type = 0;
+        uint length = sizeof(int);
+        return OperatingSystem.IsLinux()
+            ? LibC.getsockopt(fd, Linux.LibC.SOL_SOCKET, Linux.LibC.SO_TYPE, &type, &length) == 0
+            : LibC.getsockopt(fd, Darwin.LibC.SOL_SOCKET, Darwin.LibC.SO_TYPE, &type, &length) == 0;
+    }
+
     /// <summary>Closes a descriptor that nobody else owns, ignoring errors (there is no one left to report them to).</summary>
     public static void CloseQuietly(int fd) => _ = LibC.close(fd);
 

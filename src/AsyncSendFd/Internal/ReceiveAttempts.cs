@@ -10,65 +10,60 @@ internal readonly ref struct SpanReceive(Span<byte> data, Span<SafeFileHandle?> 
     private readonly Span<byte> _data = data;
     private readonly Span<SafeFileHandle?> _slots = slots;
 
-    public bool TryReceive(int socket, out FdReceiveResult result, out int errno)
+    public ReceiveStatus TryReceive(int socket, out FdReceiveResult result, out int errno)
     {
         nint received = MessageReceiver.TryReceive(socket, _data, _slots, out int count);
         result = new FdReceiveResult((int)Math.Max(received, 0), count);
         errno = received < 0 ? (int)-received : 0;
-        return received >= 0;
+        return MessageReceiver.StatusOf(received, count, errno);
     }
+
+    public FdReceiveResult AtEndOfStream() => default;
 }
 
 /// <summary>Data and descriptor slots as memory, for the async API.</summary>
 internal readonly struct MemoryReceive(Memory<byte> data, Memory<SafeFileHandle?> slots) : IReceiveAttempt<FdReceiveResult>
 {
-    public bool TryReceive(int socket, out FdReceiveResult result, out int errno) =>
+    public ReceiveStatus TryReceive(int socket, out FdReceiveResult result, out int errno) =>
         new SpanReceive(data.Span, slots.Span).TryReceive(socket, out result, out errno);
+
+    public FdReceiveResult AtEndOfStream() => default;
 }
 
 /// <summary>Exactly one descriptor on 1 to 4 data bytes (the async-send-fd wire format).</summary>
 internal readonly struct SingleDescriptorReceive : IReceiveAttempt<SafeFileHandle>
 {
     [SkipLocalsInit]
-    public bool TryReceive(int socket, out SafeFileHandle result, out int errno)
+    public ReceiveStatus TryReceive(int socket, out SafeFileHandle result, out int errno)
     {
         Span<byte> data = stackalloc byte[4];
         SafeFileHandle? slot = null;
         nint received = MessageReceiver.TryReceive(socket, data, new Span<SafeFileHandle?>(ref slot), out int count);
-        result = null!;
         errno = received < 0 ? (int)-received : 0;
-        if (received < 0)
-        {
-            return false;
-        }
-
-        if (received == 0 && count == 0)
-        {
-            throw new EndOfStreamException("The peer closed the connection before sending a descriptor.");
-        }
-
-        if (count != 1)
+        ReceiveStatus status = MessageReceiver.StatusOf(received, count, errno);
+        if (status == ReceiveStatus.Received && count != 1)
         {
             throw Errors.NotOneDescriptor(count);
         }
 
         result = slot!;
-        return true;
+        return status;
     }
+
+    public SafeFileHandle AtEndOfStream() =>
+        throw new EndOfStreamException("The peer closed the connection before sending a descriptor.");
 }
 
 /// <summary>One descriptor, adopted as a <see cref="Socket"/>.</summary>
 internal readonly struct SocketReceive : IReceiveAttempt<Socket>
 {
-    public bool TryReceive(int socket, out Socket result, out int errno)
+    public ReceiveStatus TryReceive(int socket, out Socket result, out int errno)
     {
-        result = null!;
-        if (!default(SingleDescriptorReceive).TryReceive(socket, out SafeFileHandle handle, out errno))
-        {
-            return false;
-        }
-
-        result = MessageReceiver.AdoptSocket(handle);
-        return true;
+        ReceiveStatus status = default(SingleDescriptorReceive).TryReceive(socket, out SafeFileHandle handle, out errno);
+        result = status == ReceiveStatus.Received ? MessageReceiver.AdoptSocket(handle) : null!;
+        return status;
     }
+
+    public Socket AtEndOfStream() =>
+        throw new EndOfStreamException("The peer closed the connection before sending a socket.");
 }
