@@ -1,0 +1,35 @@
+namespace AsyncSendFd.Tests.Support;
+
+/// <summary>
+/// Asserts that a scenario leaves the process's descriptor count where it found it. Runs the scenario once
+/// first, so lazily created runtime descriptors (epoll, the writability monitor's pipe) are not counted.
+/// Use only from the non-parallel <see cref="DescriptorsCollection"/>.
+/// </summary>
+internal static class Leak
+{
+    public static void AssertNone(Action scenario)
+    {
+        scenario();
+        int before = StableCount();
+        scenario();
+        Assert.Equal(before, StableCount());
+    }
+
+    public static async Task AssertNoneAsync(Func<Task> scenario)
+    {
+        await scenario();
+        int before = StableCount();
+        await scenario();
+        Assert.Equal(before, StableCount());
+    }
+
+    /// <summary>The count after finalizers ran, so handles another test dropped do not skew it.</summary>
+    public static int StableCount()
+    {
+        _ = AsyncSendFd.Internal.WritabilityMonitor.Shared; // its wake pipe is created on the first stalled send
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return Descriptors.OpenCount();
+    }
+}
