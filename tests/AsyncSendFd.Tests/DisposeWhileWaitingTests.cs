@@ -15,7 +15,7 @@ public class DisposeWhileWaitingTests(ITestOutputHelper output)
     private const byte Filler = 0xAA;
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
 
-    [Fact(Skip = "BUG: MessageReceiver.ReceiveAsync/Receive (MessageReceiver.cs:131,172,189; Errors.cs:15) test SafeHandle.IsClosed while holding their own DangerousAddRef, so it is never true; .NET Dispose shuts the socket down and the receive reports end of stream (EndOfStreamException or (0, 0) observed)")]
+    [Fact]
     public async Task DisposingTheSocket_WhileReceiveFdAsyncWaits_EndsTheReceive()
     {
         using var pair = SocketPair.Create();
@@ -25,7 +25,7 @@ public class DisposeWhileWaitingTests(ITestOutputHelper output)
         await DisposeAndAssertEnded(pair.Right, pending);
     }
 
-    [Fact(Skip = "BUG: MessageReceiver.ReceiveAsync/Receive (MessageReceiver.cs:131,172,189; Errors.cs:15) test SafeHandle.IsClosed while holding their own DangerousAddRef, so it is never true; .NET Dispose shuts the socket down and the receive reports end of stream (EndOfStreamException or (0, 0) observed)")]
+    [Fact]
     public async Task DisposingTheSocket_WhileReceiveFdsAsyncAndReceiveSocketAsyncWait_EndsBoth()
     {
         using var pair = SocketPair.Create(SocketType.Seqpacket);
@@ -62,7 +62,7 @@ public class DisposeWhileWaitingTests(ITestOutputHelper output)
         await DisposeAndAssertEnded(pair.Left, pending);
     }
 
-    [Fact(Skip = "BUG: MessageReceiver.ReceiveAsync/Receive (MessageReceiver.cs:131,172,189; Errors.cs:15) test SafeHandle.IsClosed while holding their own DangerousAddRef, so it is never true; .NET Dispose shuts the socket down and the receive reports end of stream (EndOfStreamException or (0, 0) observed)")]
+    [Fact]
     public async Task DisposingTheSocket_WhileABlockingReceiveFdWaits_EndsTheReceive()
     {
         using var pair = SocketPair.Create();
