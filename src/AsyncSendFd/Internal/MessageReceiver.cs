@@ -143,7 +143,6 @@ internal static class MessageReceiver
         {
             socket.SafeHandle.DangerousAddRef(ref socketAdded);
             int fd = (int)socket.SafeHandle.DangerousGetHandle();
-            int timeout = socket.ReceiveTimeout > 0 ? socket.ReceiveTimeout : -1;
             while (true)
             {
                 switch (attempt.TryReceive(fd, out TResult result, out int errno))
@@ -158,7 +157,7 @@ internal static class MessageReceiver
                         throw Errors.FromErrno(errno, socket);
                 }
 
-                if (!NativeSocket.WaitBlocking(fd, forWrite: false, timeout))
+                if (!NativeSocket.WaitBlocking(fd, forWrite: false, MessageSender.TimeoutOf(socket.ReceiveTimeout)))
                 {
                     throw new SocketException((int)SocketError.TimedOut);
                 }

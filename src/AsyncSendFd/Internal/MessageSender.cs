@@ -46,7 +46,6 @@ internal static class MessageSender
             try
             {
                 int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                int timeout = socket.SendTimeout > 0 ? socket.SendTimeout : -1;
                 int offset = 0;
                 bool first = true;
                 while (first || offset < message.DataLength)
@@ -60,7 +59,7 @@ internal static class MessageSender
                     else if (-result == Errno.EAGAIN)
                     {
                         // The timeout, like cancellation, only applies before the first byte leaves.
-                        if (!NativeSocket.WaitBlocking(fd, forWrite: true, first ? timeout : -1))
+                        if (!NativeSocket.WaitBlocking(fd, forWrite: true, first ? TimeoutOf(socket.SendTimeout) : -1))
                         {
                             throw new SocketException((int)SocketError.TimedOut);
                         }
@@ -86,6 +85,9 @@ internal static class MessageSender
             channel.SendGate.Release();
         }
     }
+
+    /// <summary>Socket timeouts box on every read, so they are read only when a wait is needed.</summary>
+    internal static int TimeoutOf(int socketTimeout) => socketTimeout > 0 ? socketTimeout : -1;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask SendAsync<TMessage>(Socket socket, TMessage message, CancellationToken cancellationToken)
