@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace AsyncSendFd.IntegrationTests;
@@ -12,7 +13,7 @@ public partial class NativeAotHandOffTests
         {
             // Warnings as errors: any trim, AOT or single-file warning from either library fails the publish.
             Command.DotNet(Command.RepositoryRoot, TimeSpan.FromMinutes(8),
-                "publish", "samples/HandOff/HandOff.csproj", "-c", "Release", "-r", "linux-x64",
+                "publish", "samples/HandOff/HandOff.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
                 "-o", output, "-p:TreatWarningsAsErrors=true", "-p:IlcTreatWarningsAsErrors=true");
             string binary = Path.Combine(output, "HandOff");
             Assert.True(File.Exists(binary), "the native binary was not produced");
