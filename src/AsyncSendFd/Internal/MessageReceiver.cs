@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using AsyncSendFd.Native.Interop;
@@ -138,38 +139,29 @@ internal static class MessageReceiver
     {
         SocketChannel channel = SocketChannel.Of(socket);
         channel.ReceiveGate.Wait();
-        bool socketAdded = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref socketAdded);
-            int fd = (int)socket.SafeHandle.DangerousGetHandle();
-            while (true)
+            int fd = SocketReference.Acquire(socket);
+            try
             {
-                switch (attempt.TryReceive(fd, out TResult result, out int errno))
+                TResult result;
+                while (!TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out result!))
                 {
-                    case ReceiveStatus.Received:
-                        return result;
-                    case ReceiveStatus.EndOfStream:
-                        // Disposing the socket under a waiting receive shuts it down: that is not the peer's end of stream.
-                        ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
-                        return attempt.AtEndOfStream();
-                    case ReceiveStatus.Failed:
-                        throw Errors.FromErrno(errno, socket);
+                    if (!NativeSocket.WaitBlocking(fd, forWrite: false, MessageSender.TimeoutOf(socket.ReceiveTimeout)))
+                    {
+                        throw new SocketException((int)SocketError.TimedOut);
+                    }
                 }
 
-                if (!NativeSocket.WaitBlocking(fd, forWrite: false, MessageSender.TimeoutOf(socket.ReceiveTimeout)))
-                {
-                    throw new SocketException((int)SocketError.TimedOut);
-                }
+                return result;
+            }
+            finally
+            {
+                SocketReference.Release(socket);
             }
         }
         finally
         {
-            if (socketAdded)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
-
             channel.ReceiveGate.Release();
         }
     }
@@ -180,37 +172,50 @@ internal static class MessageReceiver
     {
         SocketChannel channel = SocketChannel.Of(socket);
         await channel.ReceiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        bool socketAdded = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref socketAdded);
-            int fd = (int)socket.SafeHandle.DangerousGetHandle();
-            while (true)
+            int fd = SocketReference.Acquire(socket);
+            try
             {
-                switch (attempt.TryReceive(fd, out TResult result, out int errno))
+                TResult result;
+                while (!TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out result!))
                 {
-                    case ReceiveStatus.Received:
-                        return result;
-                    case ReceiveStatus.EndOfStream:
-                        ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
-                        return attempt.AtEndOfStream();
-                    case ReceiveStatus.Failed:
-                        throw Errors.FromErrno(errno, socket);
+                    // A zero-byte receive waits for readability without consuming bytes or descriptors,
+                    // so a canceled wait leaves the message for the next receive.
+                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 }
 
-                // A zero-byte receive waits for readability without consuming bytes or descriptors,
-                // so a canceled wait leaves the message for the next receive.
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+            finally
+            {
+                SocketReference.Release(socket);
             }
         }
         finally
         {
-            if (socketAdded)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
-
             channel.ReceiveGate.Release();
+        }
+    }
+
+    /// <summary>One attempt, with end of stream and errors settled.</summary>
+    /// <returns><see langword="false"/> when nothing is there yet and the caller must wait for readability.</returns>
+    private static bool TryComplete<TAttempt, TResult>(Socket socket, int fd, scoped ref TAttempt attempt, [MaybeNullWhen(false)] out TResult result)
+        where TAttempt : IReceiveAttempt<TResult>, allows ref struct
+    {
+        switch (attempt.TryReceive(fd, out result, out int errno))
+        {
+            case ReceiveStatus.Received:
+                return true;
+            case ReceiveStatus.EndOfStream:
+                // Disposing the socket under a waiting receive shuts it down: that is not the peer's end of stream.
+                ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
+                result = attempt.AtEndOfStream();
+                return true;
+            case ReceiveStatus.Failed:
+                throw Errors.FromErrno(errno, socket);
+            default:
+                return false;
         }
     }
 }

@@ -38,56 +38,31 @@ internal static class MessageSender
     {
         SocketChannel channel = SocketChannel.Of(socket);
         channel.SendGate.Wait();
-        bool socketAdded = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref socketAdded);
-            message.AddRefDescriptors();
+            int fd = Acquire(socket, ref message);
             try
             {
-                int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                int offset = 0;
-                bool first = true;
-                while (first || offset < message.DataLength)
+                var progress = default(SendProgress);
+                while (!progress.TryAdvance(socket, fd, ref message))
                 {
-                    nint result = message.TrySend(fd, offset, withDescriptors: first);
-                    if (result >= 0)
+                    // The timeout, like cancellation, only applies before the first byte leaves.
+                    if (!NativeSocket.WaitBlocking(fd, forWrite: true, progress.Started ? -1 : TimeoutOf(socket.SendTimeout)))
                     {
-                        offset += (int)result;
-                        first = false;
-                    }
-                    else if (-result == Errno.EAGAIN)
-                    {
-                        // The timeout, like cancellation, only applies before the first byte leaves.
-                        if (!NativeSocket.WaitBlocking(fd, forWrite: true, first ? TimeoutOf(socket.SendTimeout) : -1))
-                        {
-                            throw new SocketException((int)SocketError.TimedOut);
-                        }
-                    }
-                    else
-                    {
-                        throw Errors.FromErrno((int)-result, socket);
+                        throw new SocketException((int)SocketError.TimedOut);
                     }
                 }
             }
             finally
             {
-                message.ReleaseDescriptors();
+                Release(socket, ref message);
             }
         }
         finally
         {
-            if (socketAdded)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
-
             channel.SendGate.Release();
         }
     }
-
-    /// <summary>Socket timeouts box on every read, so they are read only when a wait is needed.</summary>
-    internal static int TimeoutOf(int socketTimeout) => socketTimeout > 0 ? socketTimeout : -1;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask SendAsync<TMessage>(Socket socket, TMessage message, CancellationToken cancellationToken)
@@ -95,49 +70,84 @@ internal static class MessageSender
     {
         SocketChannel channel = SocketChannel.Of(socket);
         await channel.SendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        bool socketAdded = false;
         try
         {
             // Held across waits: disposing the socket then shuts it down, which wakes the wait with POLLHUP.
-            socket.SafeHandle.DangerousAddRef(ref socketAdded);
-            message.AddRefDescriptors();
+            int fd = Acquire(socket, ref message);
             try
             {
-                int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                int offset = 0;
-                bool first = true;
-                while (first || offset < message.DataLength)
+                var progress = default(SendProgress);
+                while (!progress.TryAdvance(socket, fd, ref message))
                 {
-                    nint result = message.TrySend(fd, offset, withDescriptors: first);
-                    if (result >= 0)
-                    {
-                        offset += (int)result;
-                        first = false;
-                    }
-                    else if (-result == Errno.EAGAIN)
-                    {
-                        // Once a byte has left, the message must be finished: a half-sent one corrupts the stream.
-                        await channel.Writable.WaitAsync(fd, first ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        throw Errors.FromErrno((int)-result, socket);
-                    }
+                    // Once a byte has left, the message must be finished: a half-sent one corrupts the stream.
+                    await channel.Writable.WaitAsync(fd, progress.Started ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
             {
-                message.ReleaseDescriptors();
+                Release(socket, ref message);
             }
         }
         finally
         {
-            if (socketAdded)
+            channel.SendGate.Release();
+        }
+    }
+
+    /// <summary>Socket timeouts box on every read, so they are read only when a wait is needed.</summary>
+    internal static int TimeoutOf(int socketTimeout) => socketTimeout > 0 ? socketTimeout : -1;
+
+    /// <summary>References the socket and every descriptor for the length of the call.</summary>
+    /// <returns>The socket's descriptor.</returns>
+    private static int Acquire<TMessage>(Socket socket, scoped ref TMessage message)
+        where TMessage : ISendAttempt, allows ref struct
+    {
+        int fd = SocketReference.Acquire(socket);
+        try
+        {
+            message.AddRefDescriptors();
+        }
+        catch
+        {
+            SocketReference.Release(socket);
+            throw;
+        }
+
+        return fd;
+    }
+
+    private static void Release<TMessage>(Socket socket, scoped ref TMessage message)
+        where TMessage : ISendAttempt, allows ref struct
+    {
+        message.ReleaseDescriptors();
+        SocketReference.Release(socket);
+    }
+
+    /// <summary>How far one message has gone: the descriptors leave with the first sendmsg, the rest follows without them.</summary>
+    private struct SendProgress
+    {
+        private int _offset;
+
+        public bool Started { get; private set; }
+
+        /// <summary>Sends as much as the socket takes now.</summary>
+        /// <returns><see langword="true"/> when the whole message is sent; <see langword="false"/> when the socket is full.</returns>
+        public bool TryAdvance<TMessage>(Socket socket, int fd, scoped ref TMessage message)
+            where TMessage : ISendAttempt, allows ref struct
+        {
+            while (!Started || _offset < message.DataLength)
             {
-                socket.SafeHandle.DangerousRelease();
+                nint result = message.TrySend(fd, _offset, withDescriptors: !Started);
+                if (result < 0)
+                {
+                    return -result == Errno.EAGAIN ? false : throw Errors.FromErrno((int)-result, socket);
+                }
+
+                _offset += (int)result;
+                Started = true;
             }
 
-            channel.SendGate.Release();
+            return true;
         }
     }
 }
