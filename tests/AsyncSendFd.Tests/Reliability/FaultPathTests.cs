@@ -157,7 +157,7 @@ public class FaultPathTests(ITestOutputHelper output)
     [Fact]
     public async Task CancellationRacingCompletion_EveryDescriptorIsReceivedOnceOrStaysInTheSocket()
     {
-        const int Sent = 400;
+        const int Sent = 600;
         using var pair = SocketPair.Create();
         using SafeFileHandle file = Descriptors.TempFile();
         string target = Descriptors.Target(file);
@@ -170,15 +170,16 @@ public class FaultPathTests(ITestOutputHelper output)
             for (int i = 0; i < Sent; i++)
             {
                 await pair.Left.SendFdAsync(file);
-                if (jitter.Next(4) == 0)
+                if (jitter.Next(3) == 0)
                 {
-                    await Task.Yield();
+                    await Task.Delay(1); // the receiver is often waiting when its token fires
                 }
             }
         });
 
         int received = 0;
         int canceled = 0;
+        int canceledWhileWaiting = 0;
         DateTime deadline = DateTime.UtcNow.AddSeconds(30);
         while (received < Sent)
         {
@@ -201,6 +202,7 @@ public class FaultPathTests(ITestOutputHelper output)
                     break;
             }
 
+            bool waiting = !receive.IsCompleted;
             try
             {
                 using SafeFileHandle handle = await receive;
@@ -210,6 +212,7 @@ public class FaultPathTests(ITestOutputHelper output)
             catch (OperationCanceledException)
             {
                 canceled++;
+                canceledWhileWaiting += waiting ? 1 : 0;
                 if (sender.IsCompleted && pair.Right.Available == 0 && received < Sent)
                 {
                     Assert.Fail($"a canceled receive lost a descriptor: {received} of {Sent} received, socket empty");
@@ -218,7 +221,8 @@ public class FaultPathTests(ITestOutputHelper output)
         }
 
         await sender;
-        output.WriteLine($"received {received}, canceled {canceled}");
+        output.WriteLine($"received {received}, canceled {canceled} ({canceledWhileWaiting} while waiting)");
+        Assert.True(canceledWhileWaiting > 20, "precondition: cancellation must often hit a waiting receive");
         Assert.Equal(0, pair.Right.Available);
         DescriptorSnapshot.AssertBackTo(baseline);
     }

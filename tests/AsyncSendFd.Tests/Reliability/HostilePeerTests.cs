@@ -331,7 +331,9 @@ public class HostilePeerTests(ITestOutputHelper output)
 
         output.WriteLine($"received {received}, peak open {peakOpen} (baseline {baseline.Count})");
         Assert.Equal(Messages, received);
-        Assert.True(peakOpen <= baseline.Count + 2, $"descriptors piled up: peak {peakOpen}, baseline {baseline.Count}");
+        // One received handle plus the listing's own descriptor, and a little slack for runtime-transient ones:
+        // a library that held on to received descriptors would be thousands above.
+        Assert.True(peakOpen <= baseline.Count + 16, $"descriptors piled up: peak {peakOpen}, baseline {baseline.Count}");
         AssertGoodMessageThenEnd(peer);
         DescriptorSnapshot.AssertBackTo(baseline);
     }
