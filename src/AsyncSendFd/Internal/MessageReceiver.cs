@@ -59,7 +59,10 @@ internal static class MessageReceiver
         : errno == Errno.EAGAIN ? ReceiveStatus.WouldBlock
         : ReceiveStatus.Failed;
 
-    /// <summary>Every descriptor of every SCM_RIGHTS message, truncated ones included, so they can be closed.</summary>
+    /// <summary>
+    /// Every descriptor of every SCM_RIGHTS message, truncated ones included, so they can be closed.
+    /// Descriptors the kernel adds on its own (a pidfd under SO_PASSPIDFD) are closed here.
+    /// </summary>
     internal static int CollectDescriptors(ReadOnlySpan<byte> control, Span<int> destination, out bool malformed)
     {
         ControlMessageLayout layout = ControlMessageLayout.Current;
@@ -72,6 +75,11 @@ internal static class MessageReceiver
                 ReadOnlySpan<int> descriptors = message.Descriptors;
                 descriptors.CopyTo(destination[count..]);
                 count += descriptors.Length;
+            }
+            else if (NativeSocket.IsKernelInstalledDescriptor(message.Level, message.Type))
+            {
+                // Not sent by the peer and not asked for through this API: close it rather than leak it.
+                CloseAll(message.Descriptors);
             }
         }
 

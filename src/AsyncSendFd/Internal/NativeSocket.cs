@@ -190,6 +190,13 @@ internal static unsafe class NativeSocket
         return (fds[0], fds[1]);
     }
 
+    /// <summary>
+    /// Whether a control message holds a descriptor the kernel installed by itself: SCM_PIDFD, which Linux 6.5+
+    /// adds to every message once SO_PASSPIDFD is set on the socket.
+    /// </summary>
+    public static bool IsKernelInstalledDescriptor(int level, int type) =>
+        OperatingSystem.IsLinux() && level == Linux.LibC.SOL_SOCKET && type == Linux.LibC.SCM_PIDFD;
+
     /// <summary>Whether <paramref name="fd"/> is a socket: getsockopt(SO_TYPE) fails with ENOTSOCK otherwise.</summary>
     public static bool IsSocket(int fd)
     {
