@@ -39,7 +39,7 @@ public class FdMessageChannelTests
             }
         }
 
-        Assert.Equal(baseline, Descriptors.OpenCount());
+        Assert.Equal(baseline, Descriptors.CountSettledAt(baseline));
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public class FdMessageChannelTests
         pair.Left.Shutdown(SocketShutdown.Send);
 
         await Assert.ThrowsAsync<EndOfStreamException>(async () => await receiver.ReceiveAsync());
-        Assert.Equal(baseline, Descriptors.OpenCount());
+        Assert.Equal(baseline, Descriptors.CountSettledAt(baseline));
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public class FdMessageChannelTests
         pair.Left.SendFds(header, [file]);
 
         await Assert.ThrowsAsync<IOException>(async () => await receiver.ReceiveAsync());
-        Assert.Equal(baseline, Descriptors.OpenCount());
+        Assert.Equal(baseline, Descriptors.CountSettledAt(baseline));
     }
 
     [Fact]

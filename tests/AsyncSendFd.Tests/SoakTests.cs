@@ -28,11 +28,11 @@ public class SoakTests
             if (i % 5000 == 0)
             {
                 Assert.Equal(target, Descriptors.Target(received));
-                Assert.Equal(before + 1, Descriptors.OpenCount());
+                Assert.Equal(before + 1, Descriptors.CountSettledAt(before + 1));
             }
         }
 
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 
     [Fact]
@@ -51,7 +51,7 @@ public class SoakTests
             using SafeFileHandle received = await receive;
         }
 
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public class SoakTests
         }
 
         await sender.WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public class SoakTests
             SendReceiveTests.DisposeAll(slots);
         }
 
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public class SoakTests
             Assert.ThrowsAny<IOException>(() => pair.Right.ReceiveFds(new byte[16], slots));
         }
 
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 
     [Fact]
@@ -133,6 +133,6 @@ public class SoakTests
             (await pair.Right.ReceiveSocketAsync()).Dispose();
         }
 
-        Assert.Equal(before, Leak.StableCount());
+        Assert.Equal(before, Descriptors.CountSettledAt(before));
     }
 }

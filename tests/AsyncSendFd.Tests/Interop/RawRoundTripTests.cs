@@ -29,7 +29,7 @@ public sealed unsafe class RawRoundTripTests
     [InlineData(252)]
     public void SendmsgThenRecvmsgWithCmsgCloexec_PassesNDescriptors_AsCloseOnExecDuplicatesOfTheSameFiles_AndLeaksNone(int n)
     {
-        int baseline = SettledOpenCount();
+        int baseline = Support.Leak.StableCount();
         var sources = new List<int>();
         var received = new List<int>();
         int* sv = stackalloc int[2] { -1, -1 };
@@ -61,7 +61,7 @@ public sealed unsafe class RawRoundTripTests
             CloseAll([sv[0], sv[1]]);
         }
 
-        Assert.Equal(baseline, OpenCountOnceBackTo(baseline));
+        Assert.Equal(baseline, Descriptors.CountSettledAt(baseline));
     }
 
     [Fact]
@@ -179,30 +179,6 @@ public sealed unsafe class RawRoundTripTests
     {
         string line = File.ReadLines($"/proc/self/fdinfo/{fd}").First(l => l.StartsWith("flags:", StringComparison.Ordinal));
         return Convert.ToInt32(line["flags:".Length..].Trim(), 8);
-    }
-
-    /// <summary>The open-descriptor count once finalizers of earlier tests have closed what they own.</summary>
-    private static int SettledOpenCount()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Descriptors.OpenCount();
-    }
-
-    /// <summary>
-    /// The open-descriptor count, polled for up to two seconds in case the test host's own threads hold a
-    /// descriptor for a moment. A descriptor this test leaked stays open, so a leak still fails.
-    /// </summary>
-    private static int OpenCountOnceBackTo(int baseline)
-    {
-        int count = SettledOpenCount();
-        for (int attempt = 0; attempt < 20 && count != baseline; attempt++)
-        {
-            Thread.Sleep(100);
-            count = SettledOpenCount();
-        }
-
-        return count;
     }
 
     private static void Check(nint result, string call)

@@ -44,7 +44,7 @@ internal sealed class NoFileLimit : IDisposable
 
         // Counted now: with the limit down, listing /proc/self/fd may itself find no free number.
         int limit = highest + 1 + freeAboveHighest;
-        int free = limit - Descriptors.OpenCount();
+        int free = limit - Directory.GetFileSystemEntries("/proc/self/fd").Length;
         return new NoFileLimit((ulong)limit, placeholders) { FreeNumbers = free };
     }
 
