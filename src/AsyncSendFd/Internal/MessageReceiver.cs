@@ -188,9 +188,8 @@ internal static class MessageReceiver
                 TResult result;
                 while (!TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out result!))
                 {
-                    // A zero-byte receive waits for readability without consuming bytes or descriptors,
-                    // so a canceled wait leaves the message for the next receive.
-                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    // Waiting consumes nothing, so a canceled wait leaves the message for the next receive.
+                    await channel.Readable.WaitAsync(fd, cancellationToken).ConfigureAwait(false);
                 }
 
                 return result;

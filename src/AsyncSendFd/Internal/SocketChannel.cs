@@ -5,7 +5,7 @@ namespace AsyncSendFd.Internal;
 
 /// <summary>
 /// What the library keeps per socket: one gate per direction, so that concurrent sends never
-/// interleave bytes and concurrent receives never split a message, and the reusable writability waiter.
+/// interleave bytes and concurrent receives never split a message, and the reusable readiness waits.
 /// </summary>
 /// <remarks>Attached with a <see cref="ConditionalWeakTable{TKey, TValue}"/>: it lives exactly as long as the socket.</remarks>
 internal sealed class SocketChannel
@@ -14,7 +14,8 @@ internal sealed class SocketChannel
 
     private SocketChannel(Socket socket)
     {
-        Writable = new WritableSignal();
+        Writable = new ReadinessSignal(NativeSocket.PollOut);
+        Readable = new ReadinessSignal(NativeSocket.PollIn);
         bool added = false;
         try
         {
@@ -34,7 +35,9 @@ internal sealed class SocketChannel
 
     public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
 
-    public WritableSignal Writable { get; }
+    public ReadinessSignal Writable { get; }
+
+    public ReadinessSignal Readable { get; }
 
     public static SocketChannel Of(Socket socket) =>
         Channels.TryGetValue(socket, out SocketChannel? channel)

@@ -26,7 +26,7 @@ internal static class Leak
     /// <summary>The count after finalizers ran, so handles another test dropped do not skew it.</summary>
     public static int StableCount()
     {
-        _ = AsyncSendFd.Internal.WritabilityMonitor.Shared; // its wake pipe is created on the first stalled send
+        _ = AsyncSendFd.Internal.ReadinessMonitor.Shared; // its wake pipe is created on the first stalled send
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();

@@ -16,7 +16,7 @@ internal static class LibraryWarmup
 
     private static bool Run()
     {
-        _ = AsyncSendFd.Internal.WritabilityMonitor.Shared;
+        _ = AsyncSendFd.Internal.ReadinessMonitor.Shared;
         using var pair = SocketPair.Create();
         using SafeFileHandle file = Descriptors.TempFile();
         pair.Left.SendFd(file);

@@ -3,15 +3,15 @@ using System.Threading.Tasks.Sources;
 namespace AsyncSendFd.Internal;
 
 /// <summary>
-/// One socket's reusable wait for writability: an <see cref="IValueTaskSource"/>, so a wait allocates nothing.
-/// The socket's send gate guarantees one wait at a time.
+/// One socket's reusable wait for readability or writability: an <see cref="IValueTaskSource"/>, so a
+/// wait allocates nothing. The socket's gate for that direction guarantees one wait at a time.
 /// </summary>
-internal sealed class WritableSignal : IValueTaskSource
+internal sealed class ReadinessSignal(short events) : IValueTaskSource
 {
     private static readonly Action<object?, CancellationToken> OnCanceled = static (state, token) =>
     {
-        var signal = (WritableSignal)state!;
-        if (WritabilityMonitor.Shared.TryCancel(signal))
+        var signal = (ReadinessSignal)state!;
+        if (ReadinessMonitor.Shared.TryCancel(signal))
         {
             signal._core.SetException(new OperationCanceledException(token));
         }
@@ -20,13 +20,16 @@ internal sealed class WritableSignal : IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _registration;
 
+    /// <summary>The poll(2) events waited for: POLLIN or POLLOUT.</summary>
+    public short Events { get; } = events;
+
     /// <summary>The descriptor being watched; the caller holds a reference on its SafeHandle for the whole wait.</summary>
     public int Socket { get; private set; }
 
     /// <summary>Written under the monitor's lock.</summary>
     public bool CancelRequested { get; set; }
 
-    /// <summary>Completes when <paramref name="socket"/> is writable, hung up or in error, or when <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>Completes when <paramref name="socket"/> is ready for <see cref="Events"/>, hung up or in error, or when <paramref name="cancellationToken"/> fires.</summary>
     public ValueTask WaitAsync(int socket, CancellationToken cancellationToken)
     {
         _core.Reset();
@@ -35,7 +38,7 @@ internal sealed class WritableSignal : IValueTaskSource
 
         // Registered before the monitor sees the signal, so GetResult always disposes this wait's registration.
         _registration = cancellationToken.UnsafeRegister(OnCanceled, this);
-        if (!WritabilityMonitor.Shared.TryRegister(this))
+        if (!ReadinessMonitor.Shared.TryRegister(this))
         {
             _core.SetException(new OperationCanceledException(cancellationToken));
         }

@@ -4,30 +4,39 @@ using AsyncSendFd.Native.Interop.Unix;
 namespace AsyncSendFd.Internal;
 
 /// <summary>
-/// Waits for sockets to become writable on one dedicated thread with poll(2), so that any number of
-/// senders stalled on full sockets hold no thread each. .NET has no public way to await writability.
+/// Waits for sockets to become writable or readable on one dedicated thread with poll(2), so that any
+/// number of stalled senders and idle receivers hold no thread each. .NET has no public way to await
+/// writability.
 /// </summary>
 /// <remarks>
+/// <para>
 /// poll(2) behaves the same on Linux and macOS, so this one path is what both run and what the tests
 /// exercise. A registration adds the socket to the watched set and wakes the thread through a pipe;
-/// the thread completes a waiter on any event (POLLOUT, POLLHUP, POLLERR, POLLNVAL) and the sender
-/// retries its sendmsg, which reports the real state.
+/// the thread completes a waiter on any event (the one asked for, POLLHUP, POLLERR, POLLNVAL) and the
+/// caller retries its syscall, which reports the real state.
+/// </para>
+/// <para>
+/// Receives wait here too rather than in a zero-byte <see cref="System.Net.Sockets.Socket.ReceiveAsync(Memory{byte}, System.Net.Sockets.SocketFlags, CancellationToken)"/>:
+/// that registers the socket edge-triggered in .NET's epoll for good, and its event thread then wakes
+/// on every message the peer sends, waited for or not (measured: one wake-up per four descriptors in a
+/// busy pipeline). A socket is watched here only while someone waits on it.
+/// </para>
 /// </remarks>
-internal sealed unsafe class WritabilityMonitor
+internal sealed unsafe class ReadinessMonitor
 {
-    private static readonly Lazy<WritabilityMonitor> SharedInstance = new(() => new WritabilityMonitor());
+    private static readonly Lazy<ReadinessMonitor> SharedInstance = new(() => new ReadinessMonitor());
 
     private readonly Lock _lock = new();
-    private readonly List<WritableSignal> _waiting = [];
+    private readonly List<ReadinessSignal> _waiting = [];
     private readonly int _wakeReader;
     private readonly int _wakeWriter;
 
-    private WritabilityMonitor()
+    private ReadinessMonitor()
     {
         int* fds = stackalloc int[2];
         if (LibC.pipe(fds) != 0)
         {
-            throw new IOException($"Could not create the writability monitor's wake pipe (errno {Marshal.GetLastPInvokeError()}).");
+            throw new IOException($"Could not create the readiness monitor's wake pipe (errno {Marshal.GetLastPInvokeError()}).");
         }
 
         _wakeReader = fds[0];
@@ -38,15 +47,15 @@ internal sealed unsafe class WritabilityMonitor
             NativeSocket.SetNonBlocking(fd);
         }
 
-        var thread = new Thread(Run) { IsBackground = true, Name = "AsyncSendFd writability" };
+        var thread = new Thread(Run) { IsBackground = true, Name = "AsyncSendFd readiness" };
         thread.UnsafeStart();
     }
 
-    public static WritabilityMonitor Shared => SharedInstance.Value;
+    public static ReadinessMonitor Shared => SharedInstance.Value;
 
-    /// <summary>Starts watching <paramref name="signal"/>'s socket, unless its wait was canceled already.</summary>
+    /// <summary>Starts watching <paramref name="signal"/>'s socket for its events, unless its wait was canceled already.</summary>
     /// <returns><see langword="false"/> when cancellation came first.</returns>
-    public bool TryRegister(WritableSignal signal)
+    public bool TryRegister(ReadinessSignal signal)
     {
         lock (_lock)
         {
@@ -63,7 +72,7 @@ internal sealed unsafe class WritabilityMonitor
     }
 
     /// <summary>Stops watching; whoever removes the signal completes it.</summary>
-    public bool TryCancel(WritableSignal signal)
+    public bool TryCancel(ReadinessSignal signal)
     {
         lock (_lock)
         {
@@ -81,8 +90,8 @@ internal sealed unsafe class WritabilityMonitor
     private void Run()
     {
         var polled = new pollfd[16];
-        var signals = new WritableSignal[16];
-        var ready = new List<WritableSignal>();
+        var signals = new ReadinessSignal[16];
+        var ready = new List<ReadinessSignal>();
         byte* drain = stackalloc byte[64];
 
         while (true)
@@ -94,14 +103,14 @@ internal sealed unsafe class WritabilityMonitor
                 if (polled.Length < count + 1)
                 {
                     polled = new pollfd[(count + 1) * 2];
-                    signals = new WritableSignal[(count + 1) * 2];
+                    signals = new ReadinessSignal[(count + 1) * 2];
                 }
 
                 polled[0] = new pollfd { fd = _wakeReader, events = NativeSocket.PollIn };
                 for (int i = 0; i < count; i++)
                 {
                     signals[i + 1] = _waiting[i];
-                    polled[i + 1] = new pollfd { fd = _waiting[i].Socket, events = NativeSocket.PollOut };
+                    polled[i + 1] = new pollfd { fd = _waiting[i].Socket, events = _waiting[i].Events };
                 }
             }
 
@@ -136,7 +145,7 @@ internal sealed unsafe class WritabilityMonitor
                 }
             }
 
-            foreach (WritableSignal signal in ready)
+            foreach (ReadinessSignal signal in ready)
             {
                 signal.SetReady();
             }
