@@ -7,10 +7,17 @@ public static class Program
 {
     /// <summary>
     /// <c>--quick</c>: the Stopwatch harness (under a minute, one line per scenario with targets).
+    /// <c>--soak N</c>: N descriptors (default 1,000,000) through every API shape, watching for leaks.
     /// Anything else goes to BenchmarkDotNet's switcher, e.g. <c>--filter '*'</c>.
     /// </summary>
     public static int Main(string[] args)
     {
+        int soak = Array.IndexOf(args, "--soak");
+        if (soak >= 0)
+        {
+            return Soak.SoakRunner.Run(soak + 1 < args.Length ? long.Parse(args[soak + 1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+        }
+
         if (args.Contains("--quick"))
         {
             return QuickHarness.Run(args);
