@@ -42,6 +42,7 @@ internal static class SoakRunner
 
         Task[] lanes = [.. Enumerable.Range(0, Lanes).Select(lane => Task.Run(() => RunLaneAsync(lane, file, perLane, n => Interlocked.Add(ref passed, n))))];
         Task.WaitAll(lanes);
+        TimeSpan elapsed = clock.Elapsed;
         stop.Cancel();
         reporter.Wait();
 
@@ -49,7 +50,7 @@ internal static class SoakRunner
         GC.WaitForPendingFinalizers();
         GC.Collect();
         Snapshot end = Snapshot.Take();
-        Console.WriteLine($"done: {passed:N0} descriptors in {clock.Elapsed.TotalSeconds:F1} s; end: {end}");
+        Console.WriteLine($"done: {passed:N0} descriptors in {elapsed.TotalSeconds:F1} s; end: {end}");
         // Once per process and whatever N is: the readiness monitor's wake pipe (two descriptors, opened on the first
         // wait) and now and then one descriptor of the runtime's own. A leak grows with N; compare two sizes.
         bool flat = end.Descriptors <= start.Descriptors + 3;
