@@ -14,7 +14,7 @@ internal static class Errors
     {
         if (SocketState.IsDisposed(socket))
         {
-            return new ObjectDisposedException(socket.GetType().FullName);
+            return new ObjectDisposedException("System.Net.Sockets.Socket");
         }
 
         // new SocketException(int) would read errno as a SocketError; the parameterless one maps it.
