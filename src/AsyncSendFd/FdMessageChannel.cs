@@ -32,7 +32,8 @@ public sealed class FdMessageChannel
     private readonly int _maxPayloadLength;
     private readonly SemaphoreSlim _sendGate = new(1, 1);
     private readonly SemaphoreSlim _receiveGate = new(1, 1);
-    private readonly byte[] _header = new byte[FrameHeader.Size];
+    private readonly byte[] _sendHeader = new byte[FrameHeader.Size];
+    private readonly byte[] _receiveHeader = new byte[FrameHeader.Size];
     private readonly SafeFileHandle?[] _slots = new SafeFileHandle?[SocketFdExtensions.MaxFdsPerMessage];
 
     /// <summary>Frames messages over a connected Unix stream socket; the caller keeps ownership of the socket.</summary>
@@ -80,9 +81,9 @@ public sealed class FdMessageChannel
                 return;
             }
 
-            using MemoryOwner<byte> headerBytes = MemoryOwner<byte>.Allocate(FrameHeader.Size);
-            header.Write(headerBytes.Span);
-            await _socket.SendFdsAsync(headerBytes.Memory, fds, cancellationToken).ConfigureAwait(false);
+            // The send gate makes the header buffer this frame's alone.
+            header.Write(_sendHeader);
+            await _socket.SendFdsAsync(_sendHeader, fds, cancellationToken).ConfigureAwait(false);
             await _socket.SendFdsAsync(payload, default, CancellationToken.None).ConfigureAwait(false);
         }
         finally
@@ -110,7 +111,7 @@ public sealed class FdMessageChannel
             while (received < FrameHeader.Size)
             {
                 FdReceiveResult result = await _socket.ReceiveFdsAsync(
-                    _header.AsMemory(received), _slots, received == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+                    _receiveHeader.AsMemory(received), _slots, received == 0 ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
                 TakeSlots(result.FdCount, fds);
                 if (result.BytesReceived == 0)
                 {
@@ -120,7 +121,7 @@ public sealed class FdMessageChannel
                 received += result.BytesReceived;
             }
 
-            FrameHeader header = FrameHeader.Read(_header);
+            FrameHeader header = FrameHeader.Read(_receiveHeader);
             if (header.FdCount != fds.Count || header.PayloadLength < 0 || header.PayloadLength > _maxPayloadLength)
             {
                 throw new IOException(

@@ -58,7 +58,8 @@ internal static unsafe class RawFd
                     continue;
                 }
 
-                throw new SocketException(errno);
+                Marshal.SetLastPInvokeError(errno);
+                throw new SocketException(); // maps errno; SocketException(int) would read it as a SocketError
             }
 
             // A partial write: the rest follows without the descriptors, as the library does.
@@ -92,7 +93,8 @@ internal static unsafe class RawFd
             int errno = Marshal.GetLastPInvokeError();
             if (errno != LibC.EINTR)
             {
-                throw new SocketException(errno);
+                Marshal.SetLastPInvokeError(errno);
+                throw new SocketException(); // maps errno; SocketException(int) would read it as a SocketError
             }
         }
 

@@ -13,20 +13,14 @@ internal static unsafe class SocketPair
         int* fds = stackalloc int[2];
         if (Native.Interop.Unix.LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, fds) != 0)
         {
-            throw new SocketException(Marshal.GetLastPInvokeError());
+            throw new SocketException(); // maps the errno socketpair just saved
         }
 
         return (fds[0], fds[1]);
     }
 
     /// <summary>A stream pair adopted as sockets, the way a caller of the library holds them.</summary>
-    public static (Socket Left, Socket Right) CreateSockets()
-    {
-        (int left, int right) = CreateRaw();
-        return (
-            new Socket(new SafeSocketHandle(left, ownsHandle: true)),
-            new Socket(new SafeSocketHandle(right, ownsHandle: true)));
-    }
+    public static (Socket Left, Socket Right) CreateSockets() => UnixSocketPair.Create();
 
     public static void Close(int left, int right)
     {

@@ -11,8 +11,4 @@ internal static class Errno
     public static int EAGAIN => OperatingSystem.IsLinux() ? LinuxC.EAGAIN : DarwinC.EAGAIN;
 
     public static int EINTR => OperatingSystem.IsLinux() ? LinuxC.EINTR : DarwinC.EINTR;
-
-    public static int EPIPE => OperatingSystem.IsLinux() ? LinuxC.EPIPE : DarwinC.EPIPE;
-
-    public static int EMSGSIZE => OperatingSystem.IsLinux() ? LinuxC.EMSGSIZE : DarwinC.EMSGSIZE;
 }

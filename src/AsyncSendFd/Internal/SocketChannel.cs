@@ -39,8 +39,5 @@ internal sealed class SocketChannel
 
     public ReadinessSignal Readable { get; }
 
-    public static SocketChannel Of(Socket socket) =>
-        Channels.TryGetValue(socket, out SocketChannel? channel)
-            ? channel
-            : Channels.GetValue(socket, static s => new SocketChannel(s));
+    public static SocketChannel Of(Socket socket) => Channels.GetValue(socket, static s => new SocketChannel(s));
 }
