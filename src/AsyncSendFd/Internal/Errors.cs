@@ -14,13 +14,15 @@ internal static class Errors
     {
         if (SocketState.IsDisposed(socket))
         {
-            return new ObjectDisposedException("System.Net.Sockets.Socket");
+            return SocketDisposed();
         }
 
         // new SocketException(int) would read errno as a SocketError; the parameterless one maps it.
         Marshal.SetLastPInvokeError(errno);
         return new SocketException();
     }
+
+    public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
     public static IOException TooManyDescriptors(int received, int slots) => new(
         $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using AsyncSendFd.Engine;
 using AsyncSendFd.Native.Interop;
 using Microsoft.Win32.SafeHandles;
 
@@ -149,23 +150,31 @@ internal static class MessageReceiver
         channel.ReceiveGate.Wait();
         try
         {
-            int fd = SocketReference.Acquire(socket);
-            try
+            var deadline = default(Deadline);
+            while (true)
             {
-                TResult result;
-                while (!TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out result!))
+                // The socket is referenced around the syscalls only: Dispose never waits for a waiting receive.
+                int fd = SocketReference.Acquire(socket);
+                try
                 {
-                    if (!NativeSocket.WaitBlocking(fd, forWrite: false, MessageSender.TimeoutOf(socket.ReceiveTimeout)))
+                    if (TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out TResult? result))
                     {
-                        throw new SocketException((int)SocketError.TimedOut);
+                        return result;
                     }
+
+                    channel.Readiness.ArmBlocking(Interest.Read, fd);
+                }
+                finally
+                {
+                    SocketReference.Release(socket);
                 }
 
-                return result;
-            }
-            finally
-            {
-                SocketReference.Release(socket);
+                if (!deadline.IsStarted)
+                {
+                    deadline.Start(socket.ReceiveTimeout);
+                }
+
+                MessageSender.ThrowIfFailed(channel.Readiness.WaitBlocking(Interest.Read, deadline.RemainingMilliseconds), socket);
             }
         }
         finally
@@ -182,21 +191,26 @@ internal static class MessageReceiver
         await channel.ReceiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            int fd = SocketReference.Acquire(socket);
-            try
+            while (true)
             {
-                TResult result;
-                while (!TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out result!))
+                ValueTask<int> readable;
+                int fd = SocketReference.Acquire(socket);
+                try
                 {
+                    if (TryComplete<TAttempt, TResult>(socket, fd, ref attempt, out TResult? result))
+                    {
+                        return result;
+                    }
+
                     // Waiting consumes nothing, so a canceled wait leaves the message for the next receive.
-                    await channel.Readable.WaitAsync(fd, cancellationToken).ConfigureAwait(false);
+                    readable = channel.Readiness.WaitAsync(Interest.Read, fd, cancellationToken);
+                }
+                finally
+                {
+                    SocketReference.Release(socket);
                 }
 
-                return result;
-            }
-            finally
-            {
-                SocketReference.Release(socket);
+                MessageSender.ThrowIfFailed(await readable.ConfigureAwait(false), socket);
             }
         }
         finally

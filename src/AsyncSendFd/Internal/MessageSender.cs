@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using AsyncSendFd.Engine;
 using AsyncSendFd.Native.Interop;
 
 namespace AsyncSendFd.Internal;
@@ -36,31 +37,58 @@ internal static class MessageSender
     public static void Send<TMessage>(Socket socket, scoped TMessage message)
         where TMessage : ISendAttempt, allows ref struct
     {
-        SocketChannel channel = SocketChannel.Of(socket);
-        channel.SendGate.Wait();
+        message.TakeDescriptors();
         try
         {
-            int fd = Acquire(socket, ref message);
+            SocketChannel channel = SocketChannel.Of(socket);
+            channel.SendGate.Wait();
             try
             {
                 var progress = default(SendProgress);
-                while (!progress.TryAdvance(socket, fd, ref message))
+                var deadline = default(Deadline);
+                var backoff = default(DestinationBackoff);
+                while (true)
                 {
-                    // The timeout, like cancellation, only applies before the first byte leaves.
-                    if (!NativeSocket.WaitBlocking(fd, forWrite: true, progress.Started ? -1 : TimeoutOf(socket.SendTimeout)))
+                    // The socket is referenced around the syscalls only: Dispose never waits for a waiting send.
+                    int fd = SocketReference.Acquire(socket);
+                    try
                     {
-                        throw new SocketException((int)SocketError.TimedOut);
+                        if (progress.TryAdvance(socket, fd, ref message))
+                        {
+                            return;
+                        }
+
+                        if (!message.HasDestination)
+                        {
+                            channel.Readiness.ArmBlocking(Interest.Write, fd);
+                        }
                     }
+                    finally
+                    {
+                        SocketReference.Release(socket);
+                    }
+
+                    // The timeout, like cancellation, only applies before the first byte leaves.
+                    if (!progress.Started && !deadline.IsStarted)
+                    {
+                        deadline.Start(socket.SendTimeout);
+                    }
+
+                    int timeout = progress.Started ? Timeout.Infinite : deadline.RemainingMilliseconds;
+                    int outcome = message.HasDestination
+                        ? SleepBeforeRetry(ref backoff, timeout)
+                        : channel.Readiness.WaitBlocking(Interest.Write, timeout);
+                    ThrowIfFailed(outcome, socket);
                 }
             }
             finally
             {
-                Release(socket, ref message);
+                channel.SendGate.Release();
             }
         }
         finally
         {
-            channel.SendGate.Release();
+            message.ReleaseDescriptors();
         }
     }
 
@@ -68,59 +96,82 @@ internal static class MessageSender
     public static async ValueTask SendAsync<TMessage>(Socket socket, TMessage message, CancellationToken cancellationToken)
         where TMessage : ISendAttempt
     {
-        SocketChannel channel = SocketChannel.Of(socket);
-        await channel.SendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        message.TakeDescriptors(); // before the first await: the caller's collection is read while the call is still its
         try
         {
-            // Held across waits: disposing the socket then shuts it down, which wakes the wait with POLLHUP.
-            int fd = Acquire(socket, ref message);
+            SocketChannel channel = SocketChannel.Of(socket);
+            await channel.SendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var progress = default(SendProgress);
-                while (!progress.TryAdvance(socket, fd, ref message))
+                var backoff = default(DestinationBackoff);
+                while (true)
                 {
-                    // Once a byte has left, the message must be finished: a half-sent one corrupts the stream.
-                    await channel.Writable.WaitAsync(fd, progress.Started ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
+                    ValueTask<int> writable = default;
+                    int fd = SocketReference.Acquire(socket);
+                    try
+                    {
+                        if (progress.TryAdvance(socket, fd, ref message))
+                        {
+                            return;
+                        }
+
+                        if (!message.HasDestination)
+                        {
+                            // Once a byte has left, the message must be finished: a half-sent one corrupts the stream.
+                            writable = channel.Readiness.WaitAsync(Interest.Write, fd, progress.Started ? CancellationToken.None : cancellationToken);
+                        }
+                    }
+                    finally
+                    {
+                        SocketReference.Release(socket);
+                    }
+
+                    if (message.HasDestination)
+                    {
+                        await Task.Delay(backoff.NextMilliseconds(), cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        ThrowIfFailed(await writable.ConfigureAwait(false), socket);
+                    }
                 }
             }
             finally
             {
-                Release(socket, ref message);
+                channel.SendGate.Release();
             }
         }
         finally
         {
-            channel.SendGate.Release();
+            message.ReleaseDescriptors();
         }
     }
 
-    /// <summary>Socket timeouts box on every read, so they are read only when a wait is needed.</summary>
-    internal static int TimeoutOf(int socketTimeout) => socketTimeout > 0 ? socketTimeout : -1;
-
-    /// <summary>References the socket and every descriptor for the length of the call.</summary>
-    /// <returns>The socket's descriptor.</returns>
-    private static int Acquire<TMessage>(Socket socket, scoped ref TMessage message)
-        where TMessage : ISendAttempt, allows ref struct
+    /// <summary>Turns a wait's outcome into the exception the caller sees, if it failed.</summary>
+    internal static void ThrowIfFailed(int outcome, Socket socket)
     {
-        int fd = SocketReference.Acquire(socket);
-        try
+        if (outcome == ReadinessWaiter.TimedOut)
         {
-            message.AddRefDescriptors();
-        }
-        catch
-        {
-            SocketReference.Release(socket);
-            throw;
+            throw new SocketException((int)SocketError.TimedOut);
         }
 
-        return fd;
+        if (outcome != ReadinessWaiter.Ready)
+        {
+            throw Errors.FromErrno(outcome, socket);
+        }
     }
 
-    private static void Release<TMessage>(Socket socket, scoped ref TMessage message)
-        where TMessage : ISendAttempt, allows ref struct
+    private static int SleepBeforeRetry(ref DestinationBackoff backoff, int timeoutMilliseconds)
     {
-        message.ReleaseDescriptors();
-        SocketReference.Release(socket);
+        if (timeoutMilliseconds == 0)
+        {
+            return ReadinessWaiter.TimedOut;
+        }
+
+        int delay = backoff.NextMilliseconds();
+        Thread.Sleep(timeoutMilliseconds < 0 ? delay : Math.Min(delay, timeoutMilliseconds));
+        return ReadinessWaiter.Ready;
     }
 
     /// <summary>How far one message has gone: the descriptors leave with the first sendmsg, the rest follows without them.</summary>

@@ -210,42 +210,11 @@ internal static unsafe class NativeSocket
     /// <summary>Closes a descriptor that nobody else owns, ignoring errors (there is no one left to report them to).</summary>
     public static void CloseQuietly(int fd) => _ = LibC.close(fd);
 
-    public static short PollIn => OperatingSystem.IsLinux() ? Linux.LibC.POLLIN : Darwin.LibC.POLLIN;
-
-    public static short PollOut => OperatingSystem.IsLinux() ? Linux.LibC.POLLOUT : Darwin.LibC.POLLOUT;
-
     public static void SetNonBlocking(int fd)
     {
         int getFl = OperatingSystem.IsLinux() ? Linux.LibC.F_GETFL : Darwin.LibC.F_GETFL;
         int setFl = OperatingSystem.IsLinux() ? Linux.LibC.F_SETFL : Darwin.LibC.F_SETFL;
         int nonBlock = OperatingSystem.IsLinux() ? Linux.LibC.O_NONBLOCK : Darwin.LibC.O_NONBLOCK;
         _ = LibC.fcntl(fd, setFl, LibC.fcntl(fd, getFl, 0) | nonBlock);
-    }
-
-    /// <summary>Blocks the calling thread until the socket is readable (or writable) or the timeout passes.</summary>
-    /// <returns><see langword="false"/> on timeout.</returns>
-    public static bool WaitBlocking(int socket, bool forWrite, int timeoutMilliseconds)
-    {
-        var entry = new pollfd { fd = socket, events = forWrite ? PollOut : PollIn };
-        long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
-        while (true)
-        {
-            int remaining = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
-            int ready = LibC.poll(&entry, 1, remaining);
-            if (ready > 0)
-            {
-                return true;
-            }
-
-            if (ready == 0)
-            {
-                return false;
-            }
-
-            if (Marshal.GetLastPInvokeError() != Errno.EINTR)
-            {
-                return true; // let the retried syscall report the real error
-            }
-        }
     }
 }

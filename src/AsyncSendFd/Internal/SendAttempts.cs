@@ -3,33 +3,40 @@ using System.Runtime.InteropServices;
 namespace AsyncSendFd.Internal;
 
 /// <summary>Data and descriptors as spans, for the blocking API.</summary>
-internal readonly ref struct SpanMessage(ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors, ReadOnlySpan<byte> address = default) : ISendAttempt
+internal ref struct SpanMessage(ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> descriptors, ReadOnlySpan<byte> address = default) : ISendAttempt
 {
     private readonly ReadOnlySpan<byte> _data = data;
     private readonly ReadOnlySpan<SafeHandle> _descriptors = descriptors;
     private readonly ReadOnlySpan<byte> _address = address;
+    private TakenHandles _taken;
 
-    public int DataLength => _data.Length;
+    public readonly int DataLength => _data.Length;
 
-    public void AddRefDescriptors() => HandleRefs.AddAll(_descriptors);
+    public readonly bool HasDestination => !_address.IsEmpty;
 
-    public void ReleaseDescriptors() => HandleRefs.ReleaseAll(_descriptors);
+    public void TakeDescriptors() => _taken = TakenHandles.Take(_descriptors, "fds");
 
-    public nint TrySend(int socket, int offset, bool withDescriptors) =>
-        MessageSender.TrySend(socket, _data[offset..], withDescriptors ? _descriptors : default, _address);
+    public void ReleaseDescriptors() => _taken.Release();
+
+    public readonly nint TrySend(int socket, int offset, bool withDescriptors) =>
+        MessageSender.TrySend(socket, _data[offset..], withDescriptors ? _taken.Span : default, _address);
 }
 
 /// <summary>Data and descriptors as memory, for the async API.</summary>
-internal readonly struct MemoryMessage(ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> descriptors, ReadOnlyMemory<byte> address = default) : ISendAttempt
+internal struct MemoryMessage(ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> descriptors, ReadOnlyMemory<byte> address = default) : ISendAttempt
 {
-    public int DataLength => data.Length;
+    private TakenHandles _taken;
 
-    public void AddRefDescriptors() => HandleRefs.AddAll(descriptors.Span);
+    public readonly int DataLength => data.Length;
 
-    public void ReleaseDescriptors() => HandleRefs.ReleaseAll(descriptors.Span);
+    public readonly bool HasDestination => !address.IsEmpty;
 
-    public nint TrySend(int socket, int offset, bool withDescriptors) =>
-        MessageSender.TrySend(socket, data.Span[offset..], withDescriptors ? descriptors.Span : default, address.Span);
+    public void TakeDescriptors() => _taken = TakenHandles.Take(descriptors.Span, "fds");
+
+    public void ReleaseDescriptors() => _taken.Release();
+
+    public readonly nint TrySend(int socket, int offset, bool withDescriptors) =>
+        MessageSender.TrySend(socket, data.Span[offset..], withDescriptors ? _taken.Span : default, address.Span);
 }
 
 /// <summary>One descriptor on four zero bytes: the wire format of the Rust crate async-send-fd.</summary>
@@ -41,7 +48,13 @@ internal readonly struct SingleDescriptorMessage(SafeHandle descriptor) : ISendA
 
     public int DataLength => FourZeroBytes.Length;
 
-    public void AddRefDescriptors() => HandleRefs.AddAll(new ReadOnlySpan<SafeHandle>(in _descriptor));
+    public bool HasDestination => false;
+
+    public void TakeDescriptors()
+    {
+        bool added = false;
+        _descriptor.DangerousAddRef(ref added);
+    }
 
     public void ReleaseDescriptors() => _descriptor.DangerousRelease();
 

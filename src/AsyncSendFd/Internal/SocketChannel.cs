@@ -1,11 +1,12 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using AsyncSendFd.Engine;
 
 namespace AsyncSendFd.Internal;
 
 /// <summary>
 /// What the library keeps per socket: one gate per direction, so that concurrent sends never
-/// interleave bytes and concurrent receives never split a message, and the reusable readiness waits.
+/// interleave bytes and concurrent receives never split a message, and its registration with the readiness engine.
 /// </summary>
 /// <remarks>Attached with a <see cref="ConditionalWeakTable{TKey, TValue}"/>: it lives exactly as long as the socket.</remarks>
 internal sealed class SocketChannel
@@ -14,8 +15,7 @@ internal sealed class SocketChannel
 
     private SocketChannel(Socket socket)
     {
-        Writable = new ReadinessSignal(NativeSocket.PollOut);
-        Readable = new ReadinessSignal(NativeSocket.PollIn);
+        Readiness = new SocketReadiness(socket.SafeHandle, EngineHost.Shared);
         bool added = false;
         try
         {
@@ -35,9 +35,7 @@ internal sealed class SocketChannel
 
     public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
 
-    public ReadinessSignal Writable { get; }
-
-    public ReadinessSignal Readable { get; }
+    public SocketReadiness Readiness { get; }
 
     public static SocketChannel Of(Socket socket) => Channels.GetValue(socket, static s => new SocketChannel(s));
 }

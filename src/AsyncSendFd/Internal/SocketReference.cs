@@ -3,8 +3,8 @@ using System.Net.Sockets;
 namespace AsyncSendFd.Internal;
 
 /// <summary>
-/// A reference on a socket's handle for the length of one operation, so its descriptor cannot be
-/// closed and reused under a syscall; Dispose meanwhile shuts the socket down, which ends any wait.
+/// A reference on a socket's handle around one syscall (never across a wait), so its descriptor cannot be closed
+/// and reused under the call, while <see cref="Socket.Dispose()"/> never has to wait for a waiting call.
 /// </summary>
 internal static class SocketReference
 {
@@ -13,7 +13,15 @@ internal static class SocketReference
     public static int Acquire(Socket socket)
     {
         bool added = false;
-        socket.SafeHandle.DangerousAddRef(ref added);
+        try
+        {
+            socket.SafeHandle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw Errors.SocketDisposed();
+        }
+
         return (int)socket.SafeHandle.DangerousGetHandle();
     }
 

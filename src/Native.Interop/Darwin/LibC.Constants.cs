@@ -52,9 +52,11 @@ public static partial class LibC
     public const short POLLNVAL = 0x20;
 
     // <sys/errno.h>
+    public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EBADF = 9;
     public const int ENOMEM = 12;
+    public const int EEXIST = 17;
     public const int EINVAL = 22;
     public const int ENFILE = 23;
     public const int EMFILE = 24;

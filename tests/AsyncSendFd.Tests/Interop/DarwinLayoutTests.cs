@@ -64,10 +64,28 @@ public sealed class DarwinLayoutTests
         ["POLLHUP"] = 0x10,
         ["POLLNVAL"] = 0x20,
 
+        // <sys/event.h> (xnu)
+        ["EVFILT_READ"] = -1,
+        ["EVFILT_WRITE"] = -2,
+        ["EVFILT_USER"] = -10,
+        ["EV_ADD"] = 0x0001,
+        ["EV_DELETE"] = 0x0002,
+        ["EV_ENABLE"] = 0x0004,
+        ["EV_DISABLE"] = 0x0008,
+        ["EV_ONESHOT"] = 0x0010,
+        ["EV_CLEAR"] = 0x0020,
+        ["EV_RECEIPT"] = 0x0040,
+        ["EV_DISPATCH"] = 0x0080,
+        ["EV_ERROR"] = 0x4000,
+        ["EV_EOF"] = 0x8000,
+        ["NOTE_TRIGGER"] = 0x01000000,
+
         // <sys/errno.h>
+        ["ENOENT"] = 2, // xnu
         ["EINTR"] = 4,
         ["EBADF"] = 9,
         ["ENOMEM"] = 12, // xnu
+        ["EEXIST"] = 17, // xnu
         ["EINVAL"] = 22,
         ["ENFILE"] = 23,
         ["EMFILE"] = 24,
@@ -139,6 +157,26 @@ public sealed class DarwinLayoutTests
         FixedBufferAttribute groups = typeof(Darwin.xucred).GetField(nameof(Darwin.xucred.cr_groups))!.GetCustomAttribute<FixedBufferAttribute>()!;
         Assert.Equal(typeof(uint), groups.ElementType);
         Assert.Equal(16, groups.Length);
+    }
+
+    [Fact]
+    public void Kevent_Is32BytesWithUdataAt24()
+    {
+        // xnu bsd/sys/event.h declares it under #pragma pack(4); on 64-bit every field is aligned anyway.
+        Assert.Equal(32, Unsafe.SizeOf<Darwin.kevent>());
+        Assert.Equal(0, Offset<Darwin.kevent>(nameof(Darwin.kevent.ident)));
+        Assert.Equal(8, Offset<Darwin.kevent>(nameof(Darwin.kevent.filter)));
+        Assert.Equal(10, Offset<Darwin.kevent>(nameof(Darwin.kevent.flags)));
+        Assert.Equal(12, Offset<Darwin.kevent>(nameof(Darwin.kevent.fflags)));
+        Assert.Equal(16, Offset<Darwin.kevent>(nameof(Darwin.kevent.data)));
+        Assert.Equal(24, Offset<Darwin.kevent>(nameof(Darwin.kevent.udata)));
+    }
+
+    [Fact]
+    public void Timespec_IsTwoLongs()
+    {
+        Assert.Equal(16, Unsafe.SizeOf<Darwin.timespec>());
+        Assert.Equal(8, Offset<Darwin.timespec>(nameof(Darwin.timespec.tv_nsec)));
     }
 
     [Fact]

@@ -233,6 +233,9 @@ public sealed class LinuxCHeaderFacts : IDisposable
         (typeof(Linux.ucred), "struct ucred"),
         (typeof(iovec), "struct iovec"),
         (typeof(pollfd), "struct pollfd"),
+
+        // The kernel packs struct epoll_event on x86 and x86-64 only: each machine checks the layout it uses.
+        (RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? typeof(Linux.epoll_event_packed) : typeof(Linux.epoll_event), "struct epoll_event"),
     ];
 
     internal static readonly int[] DescriptorCounts = [0, 1, 2, 3, 252];
@@ -314,6 +317,8 @@ public sealed class LinuxCHeaderFacts : IDisposable
         c.AppendLine("#include <poll.h>");
         c.AppendLine("#include <stddef.h>");
         c.AppendLine("#include <stdio.h>");
+        c.AppendLine("#include <sys/epoll.h>");
+        c.AppendLine("#include <sys/eventfd.h>");
         c.AppendLine("#include <sys/socket.h>");
         c.AppendLine("#include <sys/uio.h>");
         c.AppendLine("#include <sys/un.h>");

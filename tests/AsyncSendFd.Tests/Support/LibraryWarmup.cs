@@ -16,7 +16,7 @@ internal static class LibraryWarmup
 
     private static bool Run()
     {
-        _ = AsyncSendFd.Internal.ReadinessMonitor.Shared;
+        _ = AsyncSendFd.Engine.EngineHost.Shared.TryGetEngine(out _); // the engine's epoll and eventfd descriptors are created on the first wait
         using var pair = SocketPair.Create();
         using SafeFileHandle file = Descriptors.TempFile();
         pair.Left.SendFd(file);
