@@ -46,7 +46,7 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, bool i
         }
     }
 
-    private static int CreatePlatformBackend(out IReadinessBackend? backend)
+    internal static int CreatePlatformBackend(out IReadinessBackend? backend)
     {
         int errno;
         if (OperatingSystem.IsLinux())
