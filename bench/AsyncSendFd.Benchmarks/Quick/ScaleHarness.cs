@@ -17,11 +17,17 @@ internal static class ScaleHarness
     public const string NetInlineVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
     public const string LibraryInlineVariable = "ASYNCSENDFD_INLINE_COMPLETIONS";
 
-    private const double WarmupSeconds = 0.4;
+    /// <summary>Warm-up of each configuration at its first N (tiered compilation settles), and at every later N (calibration only).</summary>
+    private const double FirstWarmupSeconds = 0.4;
+    private const double LaterWarmupSeconds = 0.2;
     private const double FlatLimit = 1.20;
     private const double VersusNetDefaultLimit = 1.00;
     private const double VersusNetInlineLimit = 1.20;
     private const double PairsLimit = 1.20;
+
+    /// <summary>The rounds of one N stop early once they have taken this many times their planned time (at least the floor).</summary>
+    private const double RoundsBudgetFactor = 4;
+    private const double RoundsBudgetFloorSeconds = 10;
 
     /// <summary>Descriptors a worker keeps besides the waiters' (runtime, pipes, the ping-pong pair, the file).</summary>
     private const int DescriptorReserve = 200;
@@ -106,7 +112,7 @@ internal static class ScaleHarness
     public static int Diagnose(string name, string[] args)
     {
         int dash = name.LastIndexOf('-');
-        string key = dash > 0 ? name["scale-".Length..dash] : string.Empty;
+        string key = dash > "scale-".Length ? name["scale-".Length..dash] : string.Empty;
         (string? variable, bool isPairs, string kind) = key switch
         {
             "lib" => ((string?)null, false, "lib"),
@@ -164,7 +170,7 @@ internal static class ScaleHarness
                 return Stopwatch.GetElapsedTime(start).TotalSeconds;
             }
 
-            int units = Calibrate(Timed, 1.0);
+            int units = Calibrate(Timed, 1.0, 2 * FirstWarmupSeconds);
             double seconds = 0;
             long total = 0;
             for (int i = 0; i < 3; i++)
@@ -177,7 +183,7 @@ internal static class ScaleHarness
             string unit = isPairs ? "descriptor (over all pairs)" : "round trip";
             long perUnit = isPairs ? n : 1;
             Console.WriteLine(
-                Invariant($"{name} ({variable ?? "default"}, RLIMIT_NOFILE {soft}): set up in {setupSeconds:0.000} s; ") +
+                Invariant($"{name} ({(variable is null ? "default" : variable + "=1")}, RLIMIT_NOFILE {soft}): set up in {setupSeconds:0.000} s; ") +
                 Invariant($"{total * perUnit} {(isPairs ? "descriptors" : "round trips")} in {seconds:0.000} s, {seconds * 1e6 / (total * perUnit):0.000} us per {unit}"));
         }
         finally
@@ -211,14 +217,22 @@ internal static class ScaleHarness
         foreach (Config config in configs)
         {
             Worker worker = workers[config];
-            units[config] = Calibrate(k => worker.Call($"{runCommand} {k}"), roundSeconds);
+            bool first = worker.WarmedUp.Add(runCommand);
+            units[config] = Calibrate(k => worker.Call($"{runCommand} {k}"), roundSeconds, first ? FirstWarmupSeconds : LaterWarmupSeconds);
         }
 
         double warmupWall = phase.Elapsed.TotalSeconds;
         phase.Restart();
         var samples = configs.ToDictionary(c => c, _ => new double[rounds]);
+        double budget = Math.Max(RoundsBudgetFloorSeconds, RoundsBudgetFactor * rounds * configs.Length * roundSeconds);
+        int done = 0;
         for (int round = 0; round < rounds; round++)
         {
+            if (round > 0 && phase.Elapsed.TotalSeconds > budget)
+            {
+                break; // rounds ran far longer than the warm-up rate predicted: keep what was measured, interleaved alike
+            }
+
             for (int j = 0; j < configs.Length; j++)
             {
                 Config config = configs[(round + j) % configs.Length];
@@ -226,6 +240,8 @@ internal static class ScaleHarness
                 double seconds = workers[config].Call($"{runCommand} {k}");
                 samples[config][round] = seconds * 1e6 / ((double)k * unitsPerCommandUnit);
             }
+
+            done++;
         }
 
         double roundsWall = phase.Elapsed.TotalSeconds;
@@ -233,11 +249,12 @@ internal static class ScaleHarness
         double teardownSeconds = Broadcast(workers, configs, "teardown");
         foreach (Config config in configs)
         {
-            results[(config, n)] = samples[config];
+            results[(config, n)] = samples[config][..done];
         }
 
+        string cut = done < rounds ? Invariant($" (stopped: over the {budget:0} s budget)") : string.Empty;
         Console.WriteLine(Invariant(
-            $"  {label}: set up {setupWall:0.0} s (slowest worker {setupSeconds:0.0} s), warm-up {warmupWall:0.0} s, {rounds} rounds {roundsWall:0.0} s, torn down {phase.Elapsed.TotalSeconds:0.0} s (slowest {teardownSeconds:0.0} s)"));
+            $"  {label}: set up {setupWall:0.0} s (slowest worker {setupSeconds:0.0} s), warm-up {warmupWall:0.0} s, {done} rounds {roundsWall:0.0} s{cut}, torn down {phase.Elapsed.TotalSeconds:0.0} s (slowest {teardownSeconds:0.0} s)"));
     }
 
     /// <summary>Sends a command to every worker at once (setups and teardowns are not timed) and waits for all.</summary>
@@ -252,14 +269,14 @@ internal static class ScaleHarness
         return configs.Max(c => workers[c].Expect(command));
     }
 
-    /// <summary>Runs until <see cref="WarmupSeconds"/> have passed (tiered compilation settles), doubling the size of a run while one takes under 50 ms.</summary>
+    /// <summary>Runs until <paramref name="warmupSeconds"/> have passed, doubling the size of a run while one takes under 50 ms.</summary>
     /// <returns>Units for a round of about <paramref name="roundSeconds"/> at the last run's rate.</returns>
-    private static int Calibrate(Func<int, double> run, double roundSeconds)
+    private static int Calibrate(Func<int, double> run, double roundSeconds, double warmupSeconds)
     {
         var watch = Stopwatch.StartNew();
         int units = 4;
         double rate = 0;
-        while (watch.Elapsed.TotalSeconds < WarmupSeconds)
+        while (watch.Elapsed.TotalSeconds < warmupSeconds)
         {
             double seconds = run(units);
             rate = units / Math.Max(seconds, 1e-6);
@@ -282,7 +299,7 @@ internal static class ScaleHarness
 
         Console.WriteLine();
         Console.WriteLine($"scale: async ping-pong (a descriptor, or 4 bytes for .NET, there and back) with N other sockets each waiting in a receive");
-        Console.WriteLine($"us per round trip, median [min..max] of {rounds} interleaved rounds");
+        Console.WriteLine($"us per round trip, median [min..max] of {rounds} interleaved rounds (fewer where a progress line above says so)");
         Header("variant", measured.Select(n => Invariant($"N={n:N0}")));
         foreach (Config config in configs)
         {
@@ -300,7 +317,7 @@ internal static class ScaleHarness
             Row(config.Name, measured.Select(n =>
             {
                 double ratio = Median(ping[(config, n)]) / zero;
-                string text = Invariant($"{ratio:0.00}x");
+                string text = Ratio(ratio);
                 return n == largest && n != baseline && config.Kind == "lib" ? text + " " + tally.Verdict(ratio <= FlatLimit) : text;
             }));
         }
@@ -326,14 +343,15 @@ internal static class ScaleHarness
         Console.WriteLine();
         Console.WriteLine(Invariant(
             $"pairs: N socket pairs pipelining at once (per pair a SendFdAsync loop and a ReceiveFdAsync + Dispose loop; SO_SNDBUF {LibraryPairsWorkload.SendBufferSize}, ~{LibraryPairsWorkload.InFlightPerPair} in flight per pair)"));
-        Console.WriteLine($"us per descriptor over all pairs, median [min..max] of {rounds} interleaved rounds");
-        string versus = Invariant($"N={largest:N0} vs N={smallest:N0} (<= {PairsLimit:0.00}x)");
-        Header("variant", measured.Select(n => Invariant($"N={n:N0}")).Append(versus));
+        Console.WriteLine($"us per descriptor over all pairs, median [min..max] of {rounds} interleaved rounds (fewer where a progress line above says so)");
+        string[] columns = measured.Select(n => Invariant($"N={n:N0}")).ToArray();
+        bool compare = largest != smallest;
+        Header("variant", compare ? columns.Append(Invariant($"N={largest:N0} vs N={smallest:N0} (<= {PairsLimit:0.00}x)")) : columns);
         foreach (Config config in configs)
         {
+            IEnumerable<string> cells = measured.Select(n => Cell(pairs[(config, n)]));
             double ratio = Median(pairs[(config, largest)]) / Median(pairs[(config, smallest)]);
-            string verdict = largest != smallest ? Invariant($"{ratio:0.00}x ") + tally.Verdict(ratio <= PairsLimit) : "-";
-            Row(config.Name, measured.Select(n => Cell(pairs[(config, n)])).Append(verdict));
+            Row(config.Name, compare ? cells.Append(Ratio(ratio) + " " + tally.Verdict(ratio <= PairsLimit)) : cells);
         }
     }
 
@@ -341,7 +359,7 @@ internal static class ScaleHarness
     {
         double[] ratios = library.Zip(net, (l, d) => l / d).ToArray();
         double ratio = Median(ratios);
-        return Invariant($"{ratio:0.00}x [{ratios.Min():0.00}..{ratios.Max():0.00}] ") + tally.Verdict(ratio <= limit);
+        return $"{Ratio(ratio)} [{RatioNumber(ratios.Min())}..{RatioNumber(ratios.Max())}] " + tally.Verdict(ratio <= limit);
     }
 
     private static void Header(string first, IEnumerable<string> columns) => Row(first, columns);
@@ -350,6 +368,12 @@ internal static class ScaleHarness
         Console.WriteLine($"{first,-36}" + string.Concat(cells.Select(c => $" {c,-28}")).TrimEnd());
 
     private static string Cell(double[] samples) => $"{Us(Median(samples))} [{Us(samples.Min())}..{Us(samples.Max())}]";
+
+    /// <summary>Two decimals up to 10x, then fewer: the old engine's ratios run into the thousands.</summary>
+    private static string Ratio(double value) => RatioNumber(value) + "x";
+
+    private static string RatioNumber(double value) =>
+        value.ToString(value < 10 ? "0.00" : value < 100 ? "0.0" : "N0", CultureInfo.InvariantCulture);
 
     private static string Us(double value) => value.ToString(value < 10 ? "0.00" : value < 1000 ? "0.0" : "N0", CultureInfo.InvariantCulture);
 
@@ -372,7 +396,7 @@ internal static class ScaleHarness
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.Parse(s, NumberStyles.AllowThousands, CultureInfo.InvariantCulture))
             .ToArray();
-        return values.Length > 0 && values.All(v => v >= 0) ? values : throw new ArgumentException($"{name} takes a comma-separated list of counts >= 0.");
+        return values.Length > 0 && values.All(v => v >= 0) ? values.Distinct().Order().ToArray() : throw new ArgumentException($"{name} takes a comma-separated list of counts >= 0.");
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
@@ -425,6 +449,9 @@ internal static class ScaleHarness
             _process = process;
             _name = name;
         }
+
+        /// <summary>The commands this worker has had a first, long warm-up for (the JIT has settled on their code).</summary>
+        public HashSet<string> WarmedUp { get; } = [];
 
         /// <summary>The worker's RLIMIT_NOFILE soft limit, after raising it to the hard limit.</summary>
         public ulong DescriptorLimit { get; private set; }
