@@ -34,7 +34,7 @@ internal static class ScaleHarness
 
     private static readonly int[] DefaultCounts = [0, 1_000, 5_000, 9_000];
     private static readonly int[] DefaultPairs = [1, 100, 1_000];
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
     private static readonly Config LibDefault = new("AsyncSendFd default", "lib", null);
     private static readonly Config LibInline = new("AsyncSendFd inline opt-in [1]", "lib", LibraryInlineVariable);
