@@ -8,6 +8,7 @@ public static class Program
     /// <summary>
     /// <c>--quick</c>: the Stopwatch harness (under a minute, one line per scenario with targets).
     /// <c>--soak N</c>: N descriptors (default 1,000,000) through every API shape, watching for leaks.
+    /// <c>--scale-worker lib|net</c>: a child of the quick harness's scale scenario, driven over stdin.
     /// Anything else goes to BenchmarkDotNet's switcher, e.g. <c>--filter '*'</c>.
     /// </summary>
     public static int Main(string[] args)
@@ -16,6 +17,12 @@ public static class Program
         if (soak >= 0)
         {
             return Soak.SoakRunner.Run(soak + 1 < args.Length ? long.Parse(args[soak + 1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+        }
+
+        int worker = Array.IndexOf(args, "--scale-worker");
+        if (worker >= 0)
+        {
+            return ScaleWorker.Run(worker + 1 < args.Length ? args[worker + 1] : string.Empty);
         }
 
         if (args.Contains("--quick"))

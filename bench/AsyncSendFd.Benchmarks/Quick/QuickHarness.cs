@@ -16,15 +16,17 @@ internal static class QuickHarness
     private const double WarmupSeconds = 0.4;
 
     /// <summary>
-    /// Options: <c>--rounds N</c>, <c>--round-ms N</c>, <c>--only ping-pong|pipeline|batch</c>;
-    /// <c>--diag SCENARIO-managed|SCENARIO-raw</c> runs that one variant alone for ~3 s (for perf stat / strace).
+    /// Options: <c>--rounds N</c>, <c>--round-ms N</c>, <c>--only ping-pong|pipeline|batch|scale</c>,
+    /// <c>--scale-counts 0,1000,5000,9000</c> and <c>--pairs 1,100,1000</c> (see <see cref="ScaleHarness"/>);
+    /// <c>--diag SCENARIO-managed|SCENARIO-raw</c> runs that one variant alone for ~3 s (for perf stat / strace),
+    /// <c>--diag scale-CONFIG-N</c> one scale configuration (<see cref="ScaleHarness.Diagnose"/>).
     /// </summary>
     public static int Run(string[] args)
     {
         int diag = Array.IndexOf(args, "--diag");
         if (diag >= 0 && diag + 1 < args.Length)
         {
-            return Diagnose(args[diag + 1]);
+            return args[diag + 1].StartsWith("scale-", StringComparison.Ordinal) ? ScaleHarness.Diagnose(args[diag + 1], args) : Diagnose(args[diag + 1]);
         }
 
         int rounds = IntOption(args, "--rounds", 10);
@@ -32,6 +34,11 @@ internal static class QuickHarness
         int only = Array.IndexOf(args, "--only");
         string? scenario = only >= 0 && only + 1 < args.Length ? args[only + 1] : null;
         bool Selected(string name) => scenario is null || scenario == name;
+        if (scenario is not (null or "ping-pong" or "pipeline" or "batch" or "scale"))
+        {
+            Console.Error.WriteLine($"Unknown scenario {scenario}: ping-pong, pipeline, batch or scale.");
+            return 2;
+        }
 
         Console.WriteLine(
             $"AsyncSendFd quick benchmark: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, " +
@@ -76,13 +83,23 @@ internal static class QuickHarness
                 roundSeconds));
         }
 
-        Console.WriteLine();
-        Console.WriteLine($"{"scenario",-36} {"fds/s",11} {"us/fd",8} {"B/fd",7}   vs raw floor (median of rounds [min..max]), targets");
         int passed = 0;
         int checkedTargets = 0;
-        foreach (Result result in results)
+        if (results.Count > 0)
         {
-            Console.WriteLine(result.Format(ref passed, ref checkedTargets));
+            Console.WriteLine();
+            Console.WriteLine($"{"scenario",-36} {"fds/s",11} {"us/fd",8} {"B/fd",7}   vs raw floor (median of rounds [min..max]), targets");
+            foreach (Result result in results)
+            {
+                Console.WriteLine(result.Format(ref passed, ref checkedTargets));
+            }
+        }
+
+        if (Selected("scale"))
+        {
+            (int scalePassed, int scaleChecked) = ScaleHarness.Run(args, rounds, roundSeconds);
+            passed += scalePassed;
+            checkedTargets += scaleChecked;
         }
 
         Console.WriteLine();
