@@ -207,6 +207,10 @@ internal static unsafe class NativeSocket
             : LibC.getsockopt(fd, Darwin.LibC.SOL_SOCKET, Darwin.LibC.SO_TYPE, &type, &length) == 0;
     }
 
+    /// <summary>Whether <paramref name="fd"/> is an open descriptor: fcntl(F_GETFD) fails with EBADF otherwise.</summary>
+    public static bool IsOpen(int fd) =>
+        LibC.fcntl(fd, OperatingSystem.IsLinux() ? Linux.LibC.F_GETFD : Darwin.LibC.F_GETFD, 0) >= 0;
+
     /// <summary>Closes a descriptor that nobody else owns, ignoring errors (there is no one left to report them to).</summary>
     public static void CloseQuietly(int fd) => _ = LibC.close(fd);
 
