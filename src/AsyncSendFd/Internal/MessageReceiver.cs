@@ -37,15 +37,15 @@ internal static class MessageReceiver
             }
         }
 
-        Exception? failure =
-            (flags & ReceiveFlags.ControlTruncated) != 0 || malformed ? Errors.ControlDataTruncated()
-            : (flags & ReceiveFlags.DataTruncated) != 0 ? Errors.DataTruncated(data.Length)
-            : count > slots.Length ? Errors.TooManyDescriptors(count, slots.Length)
-            : null;
-        if (failure is not null)
+        bool controlTruncated = (flags & ReceiveFlags.ControlTruncated) != 0 || malformed;
+        bool dataTruncated = (flags & ReceiveFlags.DataTruncated) != 0;
+        if (controlTruncated || dataTruncated || count > slots.Length)
         {
+            // Closed before the exception is built: an allocation failing there must not leak them.
             CloseAll(raw);
-            throw failure;
+            throw controlTruncated ? Errors.ControlDataTruncated()
+                : dataTruncated ? Errors.DataTruncated(data.Length)
+                : Errors.TooManyDescriptors(count, slots.Length);
         }
 
         HandOver(raw, slots);
