@@ -22,6 +22,10 @@ internal static class Errors
         return new SocketException();
     }
 
+    /// <summary>A failed syscall on a descriptor that is not a socket's (SocketException would misname it).</summary>
+    public static IOException Syscall(string call, int errno) => new(
+        $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+
     public static IOException TooManyDescriptors(int received, int slots) => new(
         $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");
 

@@ -218,12 +218,23 @@ internal static unsafe class NativeSocket
 
     public static short PollOut => OperatingSystem.IsLinux() ? Linux.LibC.POLLOUT : Darwin.LibC.POLLOUT;
 
+    /// <summary>Sets <c>O_NONBLOCK</c>, keeping the other status flags.</summary>
+    /// <exception cref="IOException">fcntl failed; F_GETFL's -1 must never be OR-ed into flags and set.</exception>
     public static void SetNonBlocking(int fd)
     {
         int getFl = OperatingSystem.IsLinux() ? Linux.LibC.F_GETFL : Darwin.LibC.F_GETFL;
         int setFl = OperatingSystem.IsLinux() ? Linux.LibC.F_SETFL : Darwin.LibC.F_SETFL;
         int nonBlock = OperatingSystem.IsLinux() ? Linux.LibC.O_NONBLOCK : Darwin.LibC.O_NONBLOCK;
-        _ = LibC.fcntl(fd, setFl, LibC.fcntl(fd, getFl, 0) | nonBlock);
+        int current = LibC.fcntl(fd, getFl, 0);
+        if (current < 0)
+        {
+            throw Errors.Syscall("fcntl(F_GETFL)", Marshal.GetLastPInvokeError());
+        }
+
+        if ((current & nonBlock) == 0 && LibC.fcntl(fd, setFl, current | nonBlock) < 0)
+        {
+            throw Errors.Syscall("fcntl(F_SETFL)", Marshal.GetLastPInvokeError());
+        }
     }
 
     /// <summary>Blocks the calling thread until the socket is readable (or writable) or the timeout passes.</summary>
