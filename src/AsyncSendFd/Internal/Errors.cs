@@ -39,5 +39,8 @@ internal static class Errors
         ? "The message carried no descriptor; one was expected."
         : $"The message carried {count} descriptors; exactly one was expected. All of them were closed.");
 
+    public static IOException NoDataByte() => new(
+        "The message carried its descriptor on no data byte; one to four were expected. It was closed.");
+
     public static IOException NotASocket() => new("The received descriptor is not a socket; it was closed.");
 }

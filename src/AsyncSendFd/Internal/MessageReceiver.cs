@@ -217,7 +217,7 @@ internal static class MessageReceiver
             case ReceiveStatus.EndOfStream:
                 // Disposing the socket under a waiting receive shuts it down: that is not the peer's end of stream.
                 ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
-                result = attempt.AtEndOfStream();
+                result = socket.SocketType == SocketType.Dgram ? attempt.EmptyDatagram() : attempt.AtEndOfStream();
                 return true;
             case ReceiveStatus.Failed:
                 throw Errors.FromErrno(errno, socket);

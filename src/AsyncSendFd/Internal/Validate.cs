@@ -46,6 +46,16 @@ internal static class Validate
         }
     }
 
+    /// <summary>On a stream socket recvmsg into no bytes returns 0 whether data waits or the peer is gone.</summary>
+    public static void ReceiveBuffer(Socket socket, int dataLength)
+    {
+        if (dataLength == 0 && socket.SocketType == SocketType.Stream)
+        {
+            throw new ArgumentException(
+                "On a stream socket an empty buffer could never tell data from end of stream; give at least one byte.", "data");
+        }
+    }
+
     /// <summary>A stream socket drops descriptors sent with no data byte to carry them.</summary>
     public static void DataCarriesDescriptors(Socket socket, int dataLength, int descriptorCount)
     {
