@@ -120,27 +120,7 @@ internal static class MessageReceiver
     }
 
     /// <summary>Adopts a received descriptor as a socket; if it is not one, it is closed.</summary>
-    public static Socket AdoptSocket(SafeFileHandle handle)
-    {
-        // .NET adopts any descriptor as a socket of family Unknown, so ask the kernel first.
-        if (!NativeSocket.IsSocket((int)handle.DangerousGetHandle()))
-        {
-            handle.Dispose();
-            throw Errors.NotASocket();
-        }
-
-        var socketHandle = new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true);
-        handle.SetHandleAsInvalid();
-        try
-        {
-            return new Socket(socketHandle);
-        }
-        catch
-        {
-            socketHandle.Dispose();
-            throw;
-        }
-    }
+    public static Socket AdoptSocket(SafeFileHandle handle) => SocketAdoption.TryAdopt(handle) ?? throw Errors.NotASocket();
 
     public static TResult Receive<TAttempt, TResult>(Socket socket, scoped TAttempt attempt)
         where TAttempt : IReceiveAttempt<TResult>, allows ref struct

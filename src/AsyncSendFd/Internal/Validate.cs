@@ -9,16 +9,21 @@ internal static class Validate
     public static void Socket(Socket? socket, string paramName = "socket")
     {
         ArgumentNullException.ThrowIfNull(socket, paramName);
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
-        {
-            throw new PlatformNotSupportedException("Passing descriptors is supported on Linux and macOS.");
-        }
+        Platform();
 
         ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed, socket);
         if (socket.AddressFamily != AddressFamily.Unix)
         {
             throw new NotSupportedException(
                 $"Descriptors travel only over Unix domain sockets; this socket is {socket.AddressFamily}.");
+        }
+    }
+
+    public static void Platform()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            throw new PlatformNotSupportedException("Passing descriptors is supported on Linux and macOS.");
         }
     }
 
