@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for the README's commands, so a fresh machine needs nothing installed by hand.
 #   ./build.sh test   installs what the tests need (gcc for the layout tests, clang for the NativeAOT
-#                     publish, python3 for interoperability), builds with warnings as errors, runs every test
+#                     publish, python3 for interoperability; apt-get on Linux, the Xcode tools on macOS),
+#                     builds with warnings as errors, runs every test (Linux-only ones are skipped on macOS)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,11 +11,17 @@ ensure_packages() {
   for tool in "$@"; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "Installing ${missing[*]}..."
-    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  if [ ${#missing[@]} -eq 0 ]; then
+    return
   fi
+  if [ "$(uname -s)" = "Darwin" ]; then
+    # No apt-get on macOS: cc and clang come with the Xcode command line tools, python3 with them or Homebrew.
+    echo "Missing ${missing[*]}: run 'xcode-select --install' (cc, clang, python3) and try again." >&2
+    exit 1
+  fi
+  echo "Installing ${missing[*]}..."
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
 }
 
 case "${1:-test}" in

@@ -37,9 +37,7 @@ static async Task<int> ServeUnderServiceManagerAsync(HandOffOptions options)
     int listenerIndex = Array.FindIndex(passed, d => d.Name == "listener");
     if (listenerIndex >= 0)
     {
-        SafeFileHandle handle = passed[listenerIndex].Handle;
-        listener = new Socket(new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true));
-        handle.SetHandleAsInvalid();
+        listener = passed[listenerIndex].ToSocket(); // checked: a descriptor that is no socket is closed and refused
         Log($"took the listener on {listener.LocalEndPoint} back from the service manager");
     }
     else

@@ -55,8 +55,8 @@ public static partial class SocketFdExtensions
     /// <param name="socket">A connected Unix domain socket.</param>
     /// <param name="cancellationToken">Honoured while waiting; a canceled receive leaves the message in the socket.</param>
     /// <returns>An owning, close-on-exec handle: dispose it.</returns>
-    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
-    /// <exception cref="IOException">The message carried no descriptor or more than one; any that came were closed.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed the connection (on a seqpacket socket, also an empty message: the kernel reports both alike).</exception>
+    /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, or one on no data byte; any that came were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
@@ -77,8 +77,8 @@ public static partial class SocketFdExtensions
     /// <summary>Receives one descriptor, blocking until a message arrives.</summary>
     /// <param name="socket">A connected Unix domain socket.</param>
     /// <returns>An owning, close-on-exec handle: dispose it.</returns>
-    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
-    /// <exception cref="IOException">The message carried no descriptor or more than one; any that came were closed.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed the connection (on a seqpacket socket, also an empty message: the kernel reports both alike).</exception>
+    /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, or one on no data byte; any that came were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>

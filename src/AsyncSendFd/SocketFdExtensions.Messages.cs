@@ -54,15 +54,19 @@ public static partial class SocketFdExtensions
 
     /// <summary>Receives one message: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
     /// <param name="socket">A connected Unix domain socket.</param>
-    /// <param name="data">Where the bytes go. On a stream socket a receive stops at the end of a descriptor-carrying send.</param>
+    /// <param name="data">Where the bytes go; at least one byte on a stream socket. On a stream socket a receive stops at the end of a descriptor-carrying send.</param>
     /// <param name="fds">Slots for the descriptors; the first <see cref="FdReceiveResult.FdCount"/> are filled with owning, close-on-exec handles.</param>
     /// <param name="cancellationToken">Honoured while waiting; a canceled receive leaves the message in the socket.</param>
-    /// <returns>The byte and descriptor counts; <c>(0, 0)</c> at end of stream.</returns>
+    /// <returns>
+    /// The byte and descriptor counts; <c>(0, 0)</c> at end of stream, and for an empty datagram (datagram sockets have no
+    /// end of stream). On a seqpacket socket an empty message and end of stream both read as <c>(0, 0)</c>: the kernel reports them alike.
+    /// </returns>
     /// <exception cref="IOException">
     /// The message carried more descriptors than <paramref name="fds"/> has slots, the kernel truncated its control data,
     /// or a datagram did not fit <paramref name="data"/>. Every descriptor of that message was closed.
     /// </exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="data"/> is empty on a stream socket, where it could not tell data from end of stream.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
     /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
@@ -71,6 +75,7 @@ public static partial class SocketFdExtensions
     public static ValueTask<FdReceiveResult> ReceiveFdsAsync(this Socket socket, Memory<byte> data, Memory<SafeFileHandle?> fds, CancellationToken cancellationToken = default)
     {
         Validate.Socket(socket);
+        Validate.ReceiveBuffer(socket, data.Length);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<FdReceiveResult>(cancellationToken);
@@ -81,14 +86,18 @@ public static partial class SocketFdExtensions
 
     /// <summary>Receives one message, blocking until it arrives: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
     /// <param name="socket">A connected Unix domain socket.</param>
-    /// <param name="data">Where the bytes go.</param>
+    /// <param name="data">Where the bytes go; at least one byte on a stream socket.</param>
     /// <param name="fds">Slots for the descriptors; the first <see cref="FdReceiveResult.FdCount"/> are filled with owning, close-on-exec handles.</param>
-    /// <returns>The byte and descriptor counts; <c>(0, 0)</c> at end of stream.</returns>
+    /// <returns>
+    /// The byte and descriptor counts; <c>(0, 0)</c> at end of stream, and for an empty datagram (datagram sockets have no
+    /// end of stream). On a seqpacket socket an empty message and end of stream both read as <c>(0, 0)</c>: the kernel reports them alike.
+    /// </returns>
     /// <exception cref="IOException">
     /// The message carried more descriptors than <paramref name="fds"/> has slots, the kernel truncated its control data,
     /// or a datagram did not fit <paramref name="data"/>. Every descriptor of that message was closed.
     /// </exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="data"/> is empty on a stream socket, where it could not tell data from end of stream.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
     /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
@@ -96,6 +105,7 @@ public static partial class SocketFdExtensions
     public static FdReceiveResult ReceiveFds(this Socket socket, Span<byte> data, Span<SafeFileHandle?> fds)
     {
         Validate.Socket(socket);
+        Validate.ReceiveBuffer(socket, data.Length);
         return MessageReceiver.Receive<SpanReceive, FdReceiveResult>(socket, new SpanReceive(data, fds));
     }
 }

@@ -41,8 +41,8 @@ public static partial class SocketFdExtensions
     /// <param name="socket">A connected Unix domain socket.</param>
     /// <param name="cancellationToken">Honoured while waiting; a canceled receive leaves the message in the socket.</param>
     /// <returns>The received socket, owned by the caller.</returns>
-    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
-    /// <exception cref="IOException">The message carried no descriptor, more than one, or one that is not a socket; all were closed.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed the connection (on a seqpacket socket, also an empty message: the kernel reports both alike).</exception>
+    /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, one on no data byte, or one that is not a socket; all were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
@@ -63,8 +63,8 @@ public static partial class SocketFdExtensions
     /// <summary>Receives a socket's descriptor, blocking until it arrives, and adopts it as a <see cref="Socket"/>.</summary>
     /// <param name="socket">A connected Unix domain socket.</param>
     /// <returns>The received socket, owned by the caller.</returns>
-    /// <exception cref="EndOfStreamException">The peer closed the connection.</exception>
-    /// <exception cref="IOException">The message carried no descriptor, more than one, or one that is not a socket; all were closed.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed the connection (on a seqpacket socket, also an empty message: the kernel reports both alike).</exception>
+    /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, one on no data byte, or one that is not a socket; all were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
     /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>

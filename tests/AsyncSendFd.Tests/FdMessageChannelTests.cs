@@ -8,6 +8,8 @@ namespace AsyncSendFd.Tests;
 [Collection("Descriptors")]
 public class FdMessageChannelTests
 {
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
+
     [Theory]
     [InlineData(0, 1)]
     [InlineData(5, 0)]
@@ -141,6 +143,54 @@ public class FdMessageChannelTests
         Assert.Equal("after"u8.ToArray(), message.Payload.ToArray());
         using SafeFileHandle kept = message.TakeFd(0);
         Assert.Equal("kept", Descriptors.ReadAll(kept));
+    }
+
+    [Theory]
+    [InlineData(3)] // part of the header, with its descriptor
+    [InlineData(8 + 10)] // the header and 10 of the 100 payload bytes it announces
+    public async Task ReceiveAsync_WhenThePeerStallsMidFrame_HonoursTheTokenClosesWhatCameAndFaultsTheChannel(int sent)
+    {
+        using var pair = SocketPair.Create();
+        var receiver = new FdMessageChannel(pair.Right);
+        using var pipe = Pipe.Create();
+        byte[] frame = Frame(payloadLength: 100, fdCount: 1);
+        pair.Left.SendFds(frame.AsSpan(0, sent), [pipe.Write]);
+        pipe.Write.Dispose();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => receiver.ReceiveAsync(cts.Token).AsTask().WaitAsync(Guard));
+        Assert.True(pipe.AllWritersClosed(), "the partial frame's descriptor is still open");
+
+        // The rest of the frame arrives late; the channel cannot know where the next frame starts, so it stays faulted.
+        pair.Left.Send(frame.AsSpan(sent));
+        InvalidOperationException receive = await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.ReceiveAsync());
+        Assert.IsAssignableFrom<OperationCanceledException>(receive.InnerException);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.SendAsync("x"u8.ToArray()));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.ReceiveAsync());
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_AfterABrokenFrame_EveryLaterCallThrows()
+    {
+        using var pair = SocketPair.Create();
+        var sender = new FdMessageChannel(pair.Left);
+        var receiver = new FdMessageChannel(pair.Right, maxPayloadLength: 10);
+        await sender.SendAsync(new byte[11]);
+        await sender.SendAsync(new byte[1]);
+
+        await Assert.ThrowsAsync<IOException>(async () => await receiver.ReceiveAsync());
+
+        // The 11 payload bytes are still in the socket: reading on would take them for a header.
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.ReceiveAsync());
+        Assert.IsType<IOException>(e.InnerException);
+    }
+
+    private static byte[] Frame(int payloadLength, int fdCount)
+    {
+        byte[] frame = new byte[8 + payloadLength];
+        BitConverter.TryWriteBytes(frame.AsSpan(0, 4), payloadLength);
+        BitConverter.TryWriteBytes(frame.AsSpan(4, 4), fdCount);
+        return frame;
     }
 
     [Fact]

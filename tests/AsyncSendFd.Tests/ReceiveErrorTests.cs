@@ -169,6 +169,38 @@ public class ReceiveErrorTests
         AssertConnectionStillWorks(pair);
     });
 
+    /// <summary>
+    /// An allocation failure while the exception is built must not leak the message's descriptors, so they are closed
+    /// before it is built. Building the message rents a buffer from ArrayPool.Shared; the probe checks, at that moment,
+    /// that every copy of the pipe's write end is already closed.
+    /// </summary>
+    [Theory]
+    [InlineData(SocketType.Stream)] // more descriptors than slots
+    [InlineData(SocketType.Dgram)] // a datagram longer than the buffer (MSG_TRUNC)
+    public void ReceiveFds_WhenTheMessageIsRefused_ClosesItsDescriptorsBeforeBuildingTheException(SocketType type)
+    {
+        using var pair = SocketPair.Create(type);
+        using Pipe pipe = SendCopiesAndDropOriginal(pair.Left, 3, new byte[type == SocketType.Dgram ? 100 : 16]);
+        using var probe = new RentProbe();
+
+        Exception? failure;
+        probe.Arm(pipe.AllWritersClosed);
+        try
+        {
+            failure = Record.Exception(() => pair.Right.ReceiveFds(new byte[16], new SafeFileHandle?[2]));
+        }
+        finally
+        {
+            probe.Disarm();
+        }
+
+        Assert.IsType<IOException>(failure);
+        Assert.True(probe.Results.Count > 0, "precondition: building the exception's message rents a buffer");
+        Assert.True(probe.Results[^1], "the descriptors were still open when the exception was built");
+        Assert.True(pipe.AllWritersClosed());
+    }
+
+    // End of stream.
     // End of stream.
 
     [Theory]

@@ -99,6 +99,60 @@ public class SystemdTests
     }
 
     [Fact]
+    public unsafe void Take_WhenListenFdsOverstatesTheCount_ThrowsAndAdoptsNothing()
+    {
+        // Two passed descriptors at free, consecutive numbers, and a third number that is not open.
+        using SafeFileHandle first = Descriptors.TempFile("one");
+        using SafeFileHandle second = Descriptors.TempFile("two");
+        int start = Native.Interop.Unix.LibC.fcntl((int)first.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, 5000);
+        int next = Native.Interop.Unix.LibC.fcntl((int)second.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, start + 1);
+        Assert.Equal(start + 1, next);
+        Assert.Equal(-1, Native.Interop.Unix.LibC.fcntl(start + 2, LibC.F_GETFD, 0));
+        Native.Interop.Unix.LibC.fcntl(start, LibC.F_SETFD, 0);
+        Native.Interop.Unix.LibC.fcntl(next, LibC.F_SETFD, 0);
+        var environment = new Dictionary<string, string>
+        {
+            ["LISTEN_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["LISTEN_FDS"] = "3",
+        };
+        try
+        {
+            InvalidOperationException e = Assert.Throws<InvalidOperationException>(
+                () => SystemdListenFds.Take(environment.GetValueOrDefault, Environment.ProcessId, start));
+            Assert.Contains((start + 2).ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
+
+            // Collecting on purpose: an owning handle adopted and dropped by Take would close its descriptor only when finalized.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(start, LibC.F_GETFD, 0)); // still open, flags untouched
+            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(next, LibC.F_GETFD, 0));
+        }
+        finally
+        {
+            Native.Interop.Unix.LibC.close(start);
+            Native.Interop.Unix.LibC.close(next);
+        }
+    }
+
+    [Theory]
+    [InlineData("2147483647", typeof(InvalidOperationException))] // more than there are descriptor numbers above the first
+    [InlineData("99999999999", typeof(FormatException))] // not an int
+    [InlineData("-1", typeof(FormatException))]
+    public void Take_WithAnImpossibleCount_ThrowsAClearException(string count, Type expected)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["LISTEN_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["LISTEN_FDS"] = count,
+        };
+
+        Exception? e = Record.Exception(() => SystemdListenFds.Take(environment.GetValueOrDefault, Environment.ProcessId, 3));
+
+        Assert.NotNull(e);
+        Assert.Equal(expected, e.GetType());
+    }
+
+    [Fact]
     public void Take_WhenTheVariablesAreForAnotherProcess_TakesNothing()
     {
         var environment = new Dictionary<string, string> { ["LISTEN_PID"] = "1", ["LISTEN_FDS"] = "3" };

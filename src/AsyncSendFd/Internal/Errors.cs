@@ -24,6 +24,10 @@ internal static class Errors
 
     public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
+    /// <summary>A failed syscall on a descriptor that is not a socket's (SocketException would misname it).</summary>
+    public static IOException Syscall(string call, int errno) => new(
+        $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+
     public static IOException TooManyDescriptors(int received, int slots) => new(
         $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");
 
@@ -36,6 +40,9 @@ internal static class Errors
     public static IOException NotOneDescriptor(int count) => new(count == 0
         ? "The message carried no descriptor; one was expected."
         : $"The message carried {count} descriptors; exactly one was expected. All of them were closed.");
+
+    public static IOException NoDataByte() => new(
+        "The message carried its descriptor on no data byte; one to four were expected. It was closed.");
 
     public static IOException NotASocket() => new("The received descriptor is not a socket; it was closed.");
 }

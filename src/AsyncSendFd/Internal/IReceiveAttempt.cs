@@ -20,4 +20,7 @@ internal interface IReceiveAttempt<TResult>
 
     /// <summary>The result at end of stream, or the exception that reports it.</summary>
     TResult AtEndOfStream();
+
+    /// <summary>The result for an empty datagram with no descriptor (datagram sockets have no end of stream).</summary>
+    TResult EmptyDatagram();
 }

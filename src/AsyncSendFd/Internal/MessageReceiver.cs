@@ -38,15 +38,15 @@ internal static class MessageReceiver
             }
         }
 
-        Exception? failure =
-            (flags & ReceiveFlags.ControlTruncated) != 0 || malformed ? Errors.ControlDataTruncated()
-            : (flags & ReceiveFlags.DataTruncated) != 0 ? Errors.DataTruncated(data.Length)
-            : count > slots.Length ? Errors.TooManyDescriptors(count, slots.Length)
-            : null;
-        if (failure is not null)
+        bool controlTruncated = (flags & ReceiveFlags.ControlTruncated) != 0 || malformed;
+        bool dataTruncated = (flags & ReceiveFlags.DataTruncated) != 0;
+        if (controlTruncated || dataTruncated || count > slots.Length)
         {
+            // Closed before the exception is built: an allocation failing there must not leak them.
             CloseAll(raw);
-            throw failure;
+            throw controlTruncated ? Errors.ControlDataTruncated()
+                : dataTruncated ? Errors.DataTruncated(data.Length)
+                : Errors.TooManyDescriptors(count, slots.Length);
         }
 
         HandOver(raw, slots);
@@ -121,27 +121,7 @@ internal static class MessageReceiver
     }
 
     /// <summary>Adopts a received descriptor as a socket; if it is not one, it is closed.</summary>
-    public static Socket AdoptSocket(SafeFileHandle handle)
-    {
-        // .NET adopts any descriptor as a socket of family Unknown, so ask the kernel first.
-        if (!NativeSocket.IsSocket((int)handle.DangerousGetHandle()))
-        {
-            handle.Dispose();
-            throw Errors.NotASocket();
-        }
-
-        var socketHandle = new SafeSocketHandle(handle.DangerousGetHandle(), ownsHandle: true);
-        handle.SetHandleAsInvalid();
-        try
-        {
-            return new Socket(socketHandle);
-        }
-        catch
-        {
-            socketHandle.Dispose();
-            throw;
-        }
-    }
+    public static Socket AdoptSocket(SafeFileHandle handle) => SocketAdoption.TryAdopt(handle) ?? throw Errors.NotASocket();
 
     public static TResult Receive<TAttempt, TResult>(Socket socket, scoped TAttempt attempt)
         where TAttempt : IReceiveAttempt<TResult>, allows ref struct
@@ -231,7 +211,7 @@ internal static class MessageReceiver
             case ReceiveStatus.EndOfStream:
                 // Disposing the socket under a waiting receive shuts it down: that is not the peer's end of stream.
                 ObjectDisposedException.ThrowIf(SocketState.IsDisposed(socket), socket);
-                result = attempt.AtEndOfStream();
+                result = socket.SocketType == SocketType.Dgram ? attempt.EmptyDatagram() : attempt.AtEndOfStream();
                 return true;
             case ReceiveStatus.Failed:
                 throw Errors.FromErrno(errno, socket);

@@ -207,14 +207,29 @@ internal static unsafe class NativeSocket
             : LibC.getsockopt(fd, Darwin.LibC.SOL_SOCKET, Darwin.LibC.SO_TYPE, &type, &length) == 0;
     }
 
+    /// <summary>Whether <paramref name="fd"/> is an open descriptor: fcntl(F_GETFD) fails with EBADF otherwise.</summary>
+    public static bool IsOpen(int fd) =>
+        LibC.fcntl(fd, OperatingSystem.IsLinux() ? Linux.LibC.F_GETFD : Darwin.LibC.F_GETFD, 0) >= 0;
+
     /// <summary>Closes a descriptor that nobody else owns, ignoring errors (there is no one left to report them to).</summary>
     public static void CloseQuietly(int fd) => _ = LibC.close(fd);
 
+    /// <summary>Sets <c>O_NONBLOCK</c>, keeping the other status flags.</summary>
+    /// <exception cref="IOException">fcntl failed; F_GETFL's -1 must never be OR-ed into flags and set.</exception>
     public static void SetNonBlocking(int fd)
     {
         int getFl = OperatingSystem.IsLinux() ? Linux.LibC.F_GETFL : Darwin.LibC.F_GETFL;
         int setFl = OperatingSystem.IsLinux() ? Linux.LibC.F_SETFL : Darwin.LibC.F_SETFL;
         int nonBlock = OperatingSystem.IsLinux() ? Linux.LibC.O_NONBLOCK : Darwin.LibC.O_NONBLOCK;
-        _ = LibC.fcntl(fd, setFl, LibC.fcntl(fd, getFl, 0) | nonBlock);
+        int current = LibC.fcntl(fd, getFl, 0);
+        if (current < 0)
+        {
+            throw Errors.Syscall("fcntl(F_GETFL)", Marshal.GetLastPInvokeError());
+        }
+
+        if ((current & nonBlock) == 0 && LibC.fcntl(fd, setFl, current | nonBlock) < 0)
+        {
+            throw Errors.Syscall("fcntl(F_SETFL)", Marshal.GetLastPInvokeError());
+        }
     }
 }

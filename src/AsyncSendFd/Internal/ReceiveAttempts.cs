@@ -19,6 +19,8 @@ internal readonly ref struct SpanReceive(Span<byte> data, Span<SafeFileHandle?> 
     }
 
     public FdReceiveResult AtEndOfStream() => default;
+
+    public FdReceiveResult EmptyDatagram() => default;
 }
 
 /// <summary>Data and descriptor slots as memory, for the async API.</summary>
@@ -28,6 +30,8 @@ internal readonly struct MemoryReceive(Memory<byte> data, Memory<SafeFileHandle?
         new SpanReceive(data.Span, slots.Span).TryReceive(socket, out result, out errno);
 
     public FdReceiveResult AtEndOfStream() => default;
+
+    public FdReceiveResult EmptyDatagram() => default;
 }
 
 /// <summary>Exactly one descriptor on 1 to 4 data bytes (the async-send-fd wire format).</summary>
@@ -41,6 +45,13 @@ internal readonly struct SingleDescriptorReceive : IReceiveAttempt<SafeFileHandl
         nint received = MessageReceiver.TryReceive(socket, data, new Span<SafeFileHandle?>(ref slot), out int count);
         errno = received < 0 ? (int)-received : 0;
         ReceiveStatus status = MessageReceiver.StatusOf(received, count, errno);
+        if (status == ReceiveStatus.Received && received == 0)
+        {
+            // A datagram or seqpacket message with a descriptor but no data byte: not the 1-to-4-byte format.
+            slot?.Dispose();
+            throw Errors.NoDataByte();
+        }
+
         if (status == ReceiveStatus.Received && count != 1)
         {
             throw Errors.NotOneDescriptor(count);
@@ -52,6 +63,8 @@ internal readonly struct SingleDescriptorReceive : IReceiveAttempt<SafeFileHandl
 
     public SafeFileHandle AtEndOfStream() =>
         throw new EndOfStreamException("The peer closed the connection before sending a descriptor.");
+
+    public SafeFileHandle EmptyDatagram() => throw Errors.NotOneDescriptor(0);
 }
 
 /// <summary>One descriptor, adopted as a <see cref="Socket"/>.</summary>
@@ -66,4 +79,6 @@ internal readonly struct SocketReceive : IReceiveAttempt<Socket>
 
     public Socket AtEndOfStream() =>
         throw new EndOfStreamException("The peer closed the connection before sending a socket.");
+
+    public Socket EmptyDatagram() => throw Errors.NotOneDescriptor(0);
 }

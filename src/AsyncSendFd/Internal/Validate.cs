@@ -9,16 +9,21 @@ internal static class Validate
     public static void Socket(Socket? socket, string paramName = "socket")
     {
         ArgumentNullException.ThrowIfNull(socket, paramName);
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
-        {
-            throw new PlatformNotSupportedException("Passing descriptors is supported on Linux and macOS.");
-        }
+        Platform();
 
         ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed, socket);
         if (socket.AddressFamily != AddressFamily.Unix)
         {
             throw new NotSupportedException(
                 $"Descriptors travel only over Unix domain sockets; this socket is {socket.AddressFamily}.");
+        }
+    }
+
+    public static void Platform()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            throw new PlatformNotSupportedException("Passing descriptors is supported on Linux and macOS.");
         }
     }
 
@@ -43,6 +48,16 @@ internal static class Validate
         foreach (SafeHandle handle in handles)
         {
             Handle(handle, paramName);
+        }
+    }
+
+    /// <summary>On a stream socket recvmsg into no bytes returns 0 whether data waits or the peer is gone.</summary>
+    public static void ReceiveBuffer(Socket socket, int dataLength)
+    {
+        if (dataLength == 0 && socket.SocketType == SocketType.Stream)
+        {
+            throw new ArgumentException(
+                "On a stream socket an empty buffer could never tell data from end of stream; give at least one byte.", "data");
         }
     }
 

@@ -82,6 +82,25 @@ public sealed class DisposeUnderWaitTests
         Assert.False(file.IsClosed);
     }
 
+    [Theory]
+    [InlineData(SocketType.Dgram)]
+    [InlineData(SocketType.Seqpacket)]
+    public async Task Dispose_UnderAWaitingReceiveOnAMessageSocket_ReturnsAtOnceAndTheReceiveThrowsObjectDisposed(SocketType type)
+    {
+        // .NET shuts down only stream sockets on Dispose; a datagram socket's waiting receive got no wake-up at all.
+        (Socket waiting, Socket peer) = UnixSocketPair.Create(type);
+        using (peer)
+        {
+            Task<SafeFileHandle> pending = waiting.ReceiveFdAsync().AsTask();
+            await Task.Delay(100);
+
+            Task dispose = Task.Run(waiting.Dispose);
+            Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(Promptly)));
+            Assert.Same(pending, await Task.WhenAny(pending, Task.Delay(Promptly)));
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => pending);
+        }
+    }
+
     [Fact]
     public async Task Dispose_OfANotOwnedWrapper_LeavesTheDescriptorUsableByANewWrapper()
     {

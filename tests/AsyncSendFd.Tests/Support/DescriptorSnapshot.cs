@@ -49,15 +49,16 @@ internal sealed class DescriptorSnapshot
     /// the count is back to the baseline or below it. A descriptor closed meanwhile by something else (a finalizer,
     /// a child process's pipe) is not a leak and must not hide one, so the sets are compared, not just the counts.
     /// </summary>
+    /// <remarks>
+    /// Settles by waiting, never by collecting: a handle the library dropped would be closed by its finalizer and the
+    /// leak hidden. Descriptors the host's threads hold for a moment get up to three seconds to close; a leak stays.
+    /// </remarks>
     public static void AssertBackTo(DescriptorSnapshot baseline)
     {
-        // Descriptors the host's threads hold for a moment get up to three seconds to close; a leak stays.
         DescriptorSnapshot now = Take();
         for (int attempt = 0; attempt < 30 && now.Count != baseline.Count; attempt++)
         {
             Thread.Sleep(100);
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
             now = Take();
         }
 
