@@ -1,6 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Framing;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using CommunityToolkit.HighPerformance.Buffers;
 using Microsoft.Win32.SafeHandles;
 

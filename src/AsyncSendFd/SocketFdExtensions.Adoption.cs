@@ -1,5 +1,8 @@
 using System.Net.Sockets;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd;

@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd;
@@ -25,7 +28,7 @@ public static partial class SocketFdExtensions
     public static UnixPeerCredentials GetPeerCredentials(this Socket socket)
     {
         Validate.Socket(socket);
-        return PeerCredentials.Get(socket);
+        return PeerCredentialCalls.Get(socket);
     }
 
     /// <summary>
@@ -42,6 +45,6 @@ public static partial class SocketFdExtensions
     public static SafeFileHandle GetPeerPidFd(this Socket socket)
     {
         Validate.Socket(socket);
-        return PeerCredentials.GetPidFd(socket);
+        return PeerCredentialCalls.GetPidFd(socket);
     }
 }

@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd;
 
@@ -35,7 +38,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return MessageSender.SendAsync(socket, new MemoryMessage(data, fds, NativeAddress(remoteEndPoint)), cancellationToken);
+        return SendLoop.SendAsync(socket, data, HandleLease.Of(fds.Span, nameof(fds)), NativeAddress(remoteEndPoint), cancellationToken);
     }
 
     /// <summary>
@@ -59,7 +62,7 @@ public static partial class SocketFdExtensions
         Validate.Handles(fds, nameof(fds));
         ArgumentNullException.ThrowIfNull(remoteEndPoint);
         Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
-        MessageSender.Send(socket, new SpanMessage(data, fds, NativeAddress(remoteEndPoint).Span));
+        SendLoop.Send(socket, data, HandleLease.Of(fds, nameof(fds)), NativeAddress(remoteEndPoint).Span);
     }
 
     /// <summary>The <c>sockaddr_un</c> bytes, which .NET's <see cref="SocketAddress"/> holds in the platform's own layout.</summary>

@@ -1,12 +1,18 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd;
 
 public static partial class SocketFdExtensions
 {
+    /// <summary>The data of async-send-fd's wire format: four zero bytes carrying the descriptor. Never written.</summary>
+    private static readonly byte[] FourZeroBytes = new byte[4];
+
     /// <summary>
     /// Sends one descriptor on four zero bytes, the wire format of the Rust crate async-send-fd.
     /// </summary>
@@ -29,7 +35,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return MessageSender.SendAsync(socket, new SingleDescriptorMessage(fd), cancellationToken);
+        return SendLoop.SendAsync(socket, FourZeroBytes, HandleLease.Of(fd), default, cancellationToken);
     }
 
     /// <summary>Sends one descriptor on four zero bytes, blocking until it is written.</summary>
@@ -45,7 +51,7 @@ public static partial class SocketFdExtensions
     {
         Validate.Socket(socket);
         Validate.Handle(fd, nameof(fd));
-        MessageSender.Send(socket, new SingleDescriptorMessage(fd));
+        SendLoop.Send(socket, FourZeroBytes, HandleLease.Of(fd), default);
     }
 
     /// <summary>
@@ -71,7 +77,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled<SafeFileHandle>(cancellationToken);
         }
 
-        return MessageReceiver.ReceiveAsync<SingleDescriptorReceive, SafeFileHandle>(socket, default, cancellationToken);
+        return ReceiveLoop.ReceiveAsync<OneDescriptorShape, SafeFileHandle>(socket, default, default, cancellationToken);
     }
 
     /// <summary>Receives one descriptor, blocking until a message arrives.</summary>
@@ -87,6 +93,6 @@ public static partial class SocketFdExtensions
     public static SafeFileHandle ReceiveFd(this Socket socket)
     {
         Validate.Socket(socket);
-        return MessageReceiver.Receive<SingleDescriptorReceive, SafeFileHandle>(socket, default);
+        return ReceiveLoop.Receive<OneDescriptorShape, SafeFileHandle>(socket, default, default);
     }
 }

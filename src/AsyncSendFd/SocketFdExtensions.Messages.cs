@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd;
@@ -30,7 +33,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return MessageSender.SendAsync(socket, new MemoryMessage(data, fds), cancellationToken);
+        return SendLoop.SendAsync(socket, data, HandleLease.Of(fds.Span, nameof(fds)), default, cancellationToken);
     }
 
     /// <summary>Sends <paramref name="data"/> with up to <see cref="MaxFdsPerMessage"/> descriptors, blocking until all is written.</summary>
@@ -49,7 +52,7 @@ public static partial class SocketFdExtensions
         Validate.Socket(socket);
         Validate.Handles(fds, nameof(fds));
         Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
-        MessageSender.Send(socket, new SpanMessage(data, fds));
+        SendLoop.Send(socket, data, HandleLease.Of(fds, nameof(fds)), default);
     }
 
     /// <summary>Receives one message: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
@@ -81,7 +84,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled<FdReceiveResult>(cancellationToken);
         }
 
-        return MessageReceiver.ReceiveAsync<MemoryReceive, FdReceiveResult>(socket, new MemoryReceive(data, fds), cancellationToken);
+        return ReceiveLoop.ReceiveAsync<FdsShape, FdReceiveResult>(socket, data, fds, cancellationToken);
     }
 
     /// <summary>Receives one message, blocking until it arrives: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>
@@ -106,6 +109,6 @@ public static partial class SocketFdExtensions
     {
         Validate.Socket(socket);
         Validate.ReceiveBuffer(socket, data.Length);
-        return MessageReceiver.Receive<SpanReceive, FdReceiveResult>(socket, new SpanReceive(data, fds));
+        return ReceiveLoop.Receive<FdsShape, FdReceiveResult>(socket, data, fds);
     }
 }

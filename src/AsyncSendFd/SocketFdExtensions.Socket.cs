@@ -1,5 +1,8 @@
 using System.Net.Sockets;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd;
 
@@ -57,7 +60,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled<Socket>(cancellationToken);
         }
 
-        return MessageReceiver.ReceiveAsync<SocketReceive, Socket>(socket, default, cancellationToken);
+        return ReceiveLoop.ReceiveAsync<SocketShape, Socket>(socket, default, default, cancellationToken);
     }
 
     /// <summary>Receives a socket's descriptor, blocking until it arrives, and adopts it as a <see cref="Socket"/>.</summary>
@@ -73,6 +76,6 @@ public static partial class SocketFdExtensions
     public static Socket ReceiveSocket(this Socket socket)
     {
         Validate.Socket(socket);
-        return MessageReceiver.Receive<SocketReceive, Socket>(socket, default);
+        return ReceiveLoop.Receive<SocketShape, Socket>(socket, default, default);
     }
 }

@@ -1,6 +1,9 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Syscalls;
+using AsyncSendFd.Sockets;
+using LibC = AsyncSendFd.Native.Interop.Unix.LibC;
+using Darwin = AsyncSendFd.Native.Interop.Darwin;
+using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd;
 
@@ -23,7 +26,8 @@ public static class UnixSocketPair
             throw new ArgumentOutOfRangeException(nameof(socketType), socketType, "A Unix socket pair is Stream, Dgram or Seqpacket.");
         }
 
-        (int left, int right) = NativeSocket.CreatePair(socketType);
+        Validate.Platform();
+        (int left, int right) = CreatePair(socketType);
         var leftHandle = new SafeSocketHandle(left, ownsHandle: true);
         var rightHandle = new SafeSocketHandle(right, ownsHandle: true);
         try
@@ -36,5 +40,50 @@ public static class UnixSocketPair
             rightHandle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>socketpair(2) in the Unix family, both ends close-on-exec (atomically on Linux).</summary>
+    private static unsafe (int Left, int Right) CreatePair(SocketType socketType)
+    {
+        int* fds = stackalloc int[2];
+        int result;
+        if (Os.IsLinux)
+        {
+            int type = socketType switch
+            {
+                SocketType.Stream => Linux.LibC.SOCK_STREAM,
+                SocketType.Dgram => Linux.LibC.SOCK_DGRAM,
+                _ => Linux.LibC.SOCK_SEQPACKET,
+            };
+            result = LibC.socketpair(Linux.LibC.AF_UNIX, type | Linux.LibC.SOCK_CLOEXEC, 0, fds);
+        }
+        else if (Os.IsMacOS)
+        {
+            int type = socketType switch
+            {
+                SocketType.Stream => Darwin.LibC.SOCK_STREAM,
+                SocketType.Dgram => Darwin.LibC.SOCK_DGRAM,
+                _ => Darwin.LibC.SOCK_SEQPACKET,
+            };
+            result = LibC.socketpair(Darwin.LibC.AF_UNIX, type, 0, fds);
+        }
+        else
+        {
+            throw Os.NotSupported();
+        }
+
+        if (result != 0)
+        {
+            throw new SocketException(); // reads the errno the import just saved
+        }
+
+        if (Os.IsMacOS)
+        {
+            // macOS has no SOCK_CLOEXEC: a fork in between could inherit them, which is why Linux passes the flag.
+            DescriptorCalls.SetCloseOnExec(fds[0]);
+            DescriptorCalls.SetCloseOnExec(fds[1]);
+        }
+
+        return (fds[0], fds[1]);
     }
 }

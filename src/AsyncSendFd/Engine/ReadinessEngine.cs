@@ -1,4 +1,4 @@
-using AsyncSendFd.Internal;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
 

@@ -1,5 +1,8 @@
 using System.Globalization;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
+using AsyncSendFd.Sending;
+using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Systemd;
@@ -60,7 +63,7 @@ public static class SystemdListenFds
         // Check all before adopting any (sd_listen_fds fails on the first that is not open): the count is bounded by what is open.
         for (int i = 0; i < n; i++)
         {
-            if (!NativeSocket.IsOpen(firstDescriptor + i))
+            if (!DescriptorCalls.IsOpen(firstDescriptor + i))
             {
                 throw new InvalidOperationException(
                     $"LISTEN_FDS announces {n} descriptors from {firstDescriptor}, but {firstDescriptor + i} is not open; none was taken.");
@@ -92,7 +95,7 @@ public static class SystemdListenFds
 
         foreach (SystemdFileDescriptor descriptor in taken)
         {
-            NativeSocket.SetCloseOnExec((int)descriptor.Handle.DangerousGetHandle());
+            DescriptorCalls.SetCloseOnExec((int)descriptor.Handle.DangerousGetHandle());
         }
 
         return taken;

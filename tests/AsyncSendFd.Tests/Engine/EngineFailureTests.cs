@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using AsyncSendFd.Engine;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Sockets;
 using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
@@ -29,7 +29,7 @@ public sealed class EngineFailureTests
         int outcome = await waiting.AsTask().WaitAsync(Guard);
 
         Assert.Equal(Linux.LibC.EINVAL, outcome);
-        SocketException thrown = Assert.Throws<SocketException>(() => MessageSender.ThrowIfFailed(outcome, pair.Right));
+        SocketException thrown = Assert.Throws<SocketException>(() => Exceptions.ThrowIfWaitFailed(outcome, pair.Right));
         Assert.Equal(SocketError.InvalidArgument, thrown.SocketErrorCode);
         int waitsAfterFailure = backend.Waits;
         await Task.Delay(300);

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Internal;
+using AsyncSendFd.Receiving;
 using AsyncSendFd.Native.Interop;
 using CsCheck;
 
@@ -146,7 +146,7 @@ public class ControlMessageReaderPropertyTests
         segment.Array[0, 6].Select(parts => parts.SelectMany(p => p).ToArray()).Sample(control =>
         {
             var destination = new int[(control.Length / sizeof(int)) + 1];
-            int count = MessageReceiver.CollectDescriptors(control, destination, out bool malformed);
+            int count = ReceivedDescriptors.Collect(control, destination, out bool malformed);
 
             List<Reference> walk = ReferenceWalk(control, layout, out bool referenceMalformed);
             int[] expected = walk.Where(m => m.Level == layout.SocketLevel && m.Type == layout.RightsType)

@@ -1,4 +1,6 @@
-namespace AsyncSendFd.Internal;
+using AsyncSendFd.Engine;
+
+namespace AsyncSendFd.Sending;
 
 /// <summary>
 /// How long a send to an explicit address waits before retrying when the destination is full. Linux reports an
@@ -18,5 +20,19 @@ internal struct DestinationBackoff
         int delay = _next == 0 ? FirstMilliseconds : _next;
         _next = Math.Min(delay * 2, LongestMilliseconds);
         return delay;
+    }
+
+    /// <summary>Sleeps before a blocking retry, within the call's remaining timeout.</summary>
+    /// <returns><see cref="ReadinessWaiter.Ready"/>, or <see cref="ReadinessWaiter.TimedOut"/> when no time is left.</returns>
+    public int Sleep(int timeoutMilliseconds)
+    {
+        if (timeoutMilliseconds == 0)
+        {
+            return ReadinessWaiter.TimedOut;
+        }
+
+        int delay = NextMilliseconds();
+        Thread.Sleep(timeoutMilliseconds < 0 ? delay : Math.Min(delay, timeoutMilliseconds));
+        return ReadinessWaiter.Ready;
     }
 }

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Sockets;
 
 /// <summary>Argument checks that run before anything is written, with the exception types API.md documents.</summary>
 internal static class Validate

@@ -4,10 +4,10 @@ using Microsoft.Win32.SafeHandles;
 using Darwin = AsyncSendFd.Native.Interop.Darwin;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Syscalls;
 
 /// <summary>Reads the peer's credentials with <see cref="Socket.GetRawSocketOption"/>, per platform.</summary>
-internal static class PeerCredentials
+internal static class PeerCredentialCalls
 {
     public static UnixPeerCredentials Get(Socket socket)
     {

@@ -1,4 +1,4 @@
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Syscalls;
 
 /// <summary>The <c>msg_flags</c> of a received message that matter here, independent of the platform's values.</summary>
 [Flags]

@@ -1,4 +1,4 @@
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Sockets;
 
 /// <summary>
 /// A blocking call's <see cref="System.Net.Sockets.Socket.SendTimeout"/> or <see cref="System.Net.Sockets.Socket.ReceiveTimeout"/>

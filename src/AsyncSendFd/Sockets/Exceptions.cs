@@ -1,10 +1,12 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace AsyncSendFd.Internal;
+using AsyncSendFd.Engine;
+
+namespace AsyncSendFd.Sockets;
 
 /// <summary>Turns errno and contract violations into exceptions, in one place.</summary>
-internal static class Errors
+internal static class Exceptions
 {
     /// <summary>
     /// A <see cref="SocketException"/> for <paramref name="errno"/>, or <see cref="ObjectDisposedException"/>
@@ -12,7 +14,7 @@ internal static class Errors
     /// </summary>
     public static Exception FromErrno(int errno, Socket socket)
     {
-        if (SocketState.IsDisposed(socket))
+        if (SocketContext.IsDisposed(socket))
         {
             return SocketDisposed();
         }
@@ -22,11 +24,21 @@ internal static class Errors
         return new SocketException();
     }
 
-    public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
+    /// <summary>Turns a wait's outcome into the exception the caller sees, if it failed.</summary>
+    public static void ThrowIfWaitFailed(int outcome, Socket socket)
+    {
+        if (outcome == ReadinessWaiter.TimedOut)
+        {
+            throw new SocketException((int)SocketError.TimedOut);
+        }
 
-    /// <summary>A failed syscall on a descriptor that is not a socket's (SocketException would misname it).</summary>
-    public static IOException Syscall(string call, int errno) => new(
-        $"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+        if (outcome != ReadinessWaiter.Ready)
+        {
+            throw FromErrno(outcome, socket);
+        }
+    }
+
+    public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
     public static IOException TooManyDescriptors(int received, int slots) => new(
         $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");

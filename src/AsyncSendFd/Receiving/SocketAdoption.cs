@@ -1,7 +1,8 @@
 using System.Net.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Receiving;
 
 /// <summary>Moves a descriptor from a <see cref="SafeFileHandle"/> into a <see cref="Socket"/>, closing it on every failure.</summary>
 internal static class SocketAdoption
@@ -11,7 +12,7 @@ internal static class SocketAdoption
     {
         // .NET adopts any descriptor as a socket of family Unknown, so ask the kernel first.
         int fd = (int)handle.DangerousGetHandle();
-        if (!NativeSocket.IsSocket(fd))
+        if (!SocketCalls.IsSocket(fd))
         {
             handle.Dispose();
             return null;

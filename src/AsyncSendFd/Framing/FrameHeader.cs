@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace AsyncSendFd.Internal;
+namespace AsyncSendFd.Framing;
 
 /// <summary>The 8-byte header of a <see cref="FdMessageChannel"/> frame: payload length, then descriptor count, little-endian.</summary>
 internal readonly record struct FrameHeader(int PayloadLength, int FdCount)

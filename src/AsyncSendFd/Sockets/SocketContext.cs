@@ -1,0 +1,61 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using AsyncSendFd.Engine;
+using AsyncSendFd.Syscalls;
+
+namespace AsyncSendFd.Sockets;
+
+/// <summary>
+/// What the library keeps per socket, as .NET keeps a SocketAsyncContext: one gate per direction, so that
+/// concurrent sends never interleave bytes and concurrent receives never split a message, and the socket's
+/// registration with the readiness engine.
+/// </summary>
+/// <remarks>Attached with a <see cref="ConditionalWeakTable{TKey, TValue}"/>: it lives exactly as long as the socket.</remarks>
+internal sealed class SocketContext
+{
+    private static readonly ConditionalWeakTable<Socket, SocketContext> Contexts = new();
+
+    private SocketContext(Socket socket)
+    {
+        Readiness = new SocketReadiness(socket.SafeHandle, EngineHost.Shared);
+        HandleLease lease = HandleLease.OfSocket(socket);
+        try
+        {
+            SocketCalls.DisableSigPipe(lease.Descriptor);
+        }
+        finally
+        {
+            lease.Release();
+        }
+    }
+
+    public SemaphoreSlim SendGate { get; } = new(1, 1);
+
+    public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
+
+    public SocketReadiness Readiness { get; }
+
+    public static SocketContext Of(Socket socket) => Contexts.GetValue(socket, static s => new SocketContext(s));
+
+    /// <summary>
+    /// Whether <see cref="Socket.Dispose()"/> was called. <see cref="System.Runtime.InteropServices.SafeHandle.IsClosed"/>
+    /// stays false while any reference is held, so ask a member that checks the socket's own flag.
+    /// Only for failure and end-of-stream paths: it costs a syscall.
+    /// </summary>
+    public static bool IsDisposed(Socket socket)
+    {
+        try
+        {
+            _ = socket.Available;
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
