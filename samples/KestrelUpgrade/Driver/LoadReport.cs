@@ -35,6 +35,11 @@ internal sealed class LoadReport(IReadOnlyCollection<HttpLoad.Sample> samples, I
 
         yield return string.Create(CultureInfo.InvariantCulture,
             $"longest request: {LongestDuringUpgrades.TotalMilliseconds:F1} ms during upgrades, {LongestOutsideUpgrades.TotalMilliseconds:F1} ms outside them");
+        if (samples.OrderByDescending(s => s.Latency).FirstOrDefault() is { } slowest)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"  slowest: started {slowest.Start:HH:mm:ss.fff}, {(slowest.KeepAlive ? "keep-alive" : "new connection")}, answered by generation {slowest.Generation}");
+        }
     }
 
     private TimeSpan Longest(bool during) =>
