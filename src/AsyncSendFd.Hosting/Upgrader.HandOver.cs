@@ -182,20 +182,22 @@ public sealed partial class Upgrader
         bool retired = false;
         try
         {
-            if (!IsAuthorized(peer))
-            {
-                Log.RefusedCredentials(_logger, peer.ProcessId, peer.UserId, peer.GroupId);
-                await RefuseAsync(channel, connection, $"uid {peer.UserId} may not take over from uid {LibC.getuid()}").ConfigureAwait(false);
-                return Failed($"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over", child is null ? peer.ProcessId : Kill(child));
-            }
-
+            // The hello is read first even from a process about to be refused: closing with it unread would
+            // reset the connection, and the refusal's reason would never reach the other side.
             using (FdMessage? hello = await channel.ReceiveAsync(deadline).ConfigureAwait(false))
             {
                 if (hello is null || !UpgradeWire.IsHello(hello.Payload.Span))
                 {
-                    await RefuseAsync(channel, connection, "not an upgrade hello of this protocol version").ConfigureAwait(false);
+                    await RefuseAsync(channel, connection, "not an upgrade hello of this protocol version", helloRead: true).ConfigureAwait(false);
                     return Failed($"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
                 }
+            }
+
+            if (!IsAuthorized(peer))
+            {
+                Log.RefusedCredentials(_logger, peer.ProcessId, peer.UserId, peer.GroupId);
+                await RefuseAsync(channel, connection, $"uid {peer.UserId} may not take over from uid {LibC.getuid()}", helloRead: true).ConfigureAwait(false);
+                return Failed($"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over", child is null ? peer.ProcessId : Kill(child));
             }
 
             (string[] names, SafeHandle[] handles) = SnapshotShared();
@@ -290,10 +292,30 @@ public sealed partial class Upgrader
         return UpgradeResult.Failure(reason, processId);
     }
 
-    private static async Task RefuseAsync(FdMessageChannel channel, Socket connection, string reason)
+    private static async Task RefuseAsync(FdMessageChannel channel, Socket connection, string reason, bool helloRead = false)
     {
+        if (!helloRead)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                (await channel.ReceiveAsync(timeout.Token).ConfigureAwait(false))?.Dispose();
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            {
+                // No hello, or a bad one: the refusal is sent all the same.
+            }
+        }
+
         await TrySendAsync(channel, UpgradeWire.EncodeText(UpgradeWire.Refused, reason)).ConfigureAwait(false);
-        connection.Shutdown(SocketShutdown.Send);
+        try
+        {
+            connection.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // Gone already.
+        }
     }
 
     private static async Task TrySendAsync(FdMessageChannel channel, byte[] message)

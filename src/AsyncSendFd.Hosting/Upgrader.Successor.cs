@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
+using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Hosting;
 
@@ -46,7 +47,15 @@ public sealed partial class Upgrader
         var channel = new FdMessageChannel(parent);
         try
         {
-            await channel.SendAsync(UpgradeWire.EncodeHello(), default, deadline.Token).ConfigureAwait(false);
+            try
+            {
+                await channel.SendAsync(UpgradeWire.EncodeHello(), default, deadline.Token).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // Refused before the hello went out: the reason may be waiting to be read.
+            }
+
             using FdMessage message = await channel.ReceiveAsync(deadline.Token).ConfigureAwait(false)
                 ?? throw new IOException("The serving generation hung up without an offer.");
             ReadOnlySpan<byte> payload = message.Payload.Span;
@@ -93,6 +102,16 @@ public sealed partial class Upgrader
             parent.Dispose();
             _control?.Dispose();
             _control = null;
+            lock (_lock)
+            {
+                foreach (SafeFileHandle handle in _inherited.Values)
+                {
+                    handle.Dispose();
+                }
+
+                _inherited.Clear();
+            }
+
             throw;
         }
     }
