@@ -48,6 +48,8 @@ public class PackageTests
 
             AssertPackageIsComplete(Path.Combine(feed, $"AsyncSendFd.{version}.nupkg"), "AsyncSendFd");
             AssertPackageIsComplete(Path.Combine(feed, $"AsyncSendFd.Native.Interop.{version}.nupkg"), "AsyncSendFd.Native.Interop");
+            AssertPackageIsComplete(Path.Combine(feed, $"AsyncSendFd.Hosting.{version}.nupkg"), "AsyncSendFd.Hosting");
+            AssertPackageIsComplete(Path.Combine(feed, $"AsyncSendFd.Hosting.AspNetCore.{version}.nupkg"), "AsyncSendFd.Hosting.AspNetCore");
 
             // A consumer outside the repository: no project references, no Directory.Build.props, its own package cache.
             string app = Path.Combine(root, "consumer");

@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace AsyncSendFd.Hosting.Protocol;
+
+/// <summary>
+/// The messages of the upgrade protocol, each one <see cref="FdMessageChannel"/> frame whose first byte
+/// says what it is. The successor speaks first (Hello); the serving generation answers with an Offer
+/// (the descriptors ride on it) or Refused; the successor says Ready; the serving generation says
+/// Commit, or Abort if the successor took too long.
+/// </summary>
+internal static class UpgradeWire
+{
+    public const byte Hello = (byte)'H';
+    public const byte Offer = (byte)'O';
+    public const byte Refused = (byte)'R';
+    public const byte Ready = (byte)'Y';
+    public const byte Commit = (byte)'C';
+    public const byte Abort = (byte)'A';
+
+    /// <summary>The name the control listener travels under, so each generation serves upgrades on the same path.</summary>
+    public const string ControlSocketName = "asyncsendfd.upgrade-socket";
+
+    /// <summary>Names are short labels, not payloads.</summary>
+    public const int MaxNameBytes = 1024;
+
+    // The version is part of the magic: a successor speaking another version is refused, never misread.
+    private static ReadOnlySpan<byte> Magic => "ASFU/1"u8;
+
+    public static byte[] EncodeHello() => [Hello, .. Magic];
+
+    public static bool IsHello(ReadOnlySpan<byte> payload) => payload.Length == 1 + Magic.Length && payload[0] == Hello && payload[1..].SequenceEqual(Magic);
+
+    public static byte[] EncodeSignal(byte type) => [type];
+
+    public static byte[] EncodeText(byte type, string text) => [type, .. Encoding.UTF8.GetBytes(text)];
+
+    public static string DecodeText(ReadOnlySpan<byte> payload) => Encoding.UTF8.GetString(payload[1..]);
+
+    /// <summary>
+    /// [O][generation:i32][sender pid:i32][name count:i32]([length:u16][UTF-8 name])*[state...]; descriptor i is name i.
+    /// The pid is for logs only: SO_PEERCRED on the successor's side names whoever first listened on the control socket.
+    /// </summary>
+    public static byte[] EncodeOffer(int generation, int processId, IReadOnlyList<string> names, ReadOnlySpan<byte> state)
+    {
+        byte[][] encodedNames = [.. names.Select(Encoding.UTF8.GetBytes)];
+        var buffer = new byte[HeaderLength + encodedNames.Sum(n => 2 + n.Length) + state.Length];
+        buffer[0] = Offer;
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(1), generation);
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(5), processId);
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(9), encodedNames.Length);
+        int offset = HeaderLength;
+        foreach (byte[] name in encodedNames)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(offset), checked((ushort)name.Length));
+            name.CopyTo(buffer.AsSpan(offset + 2));
+            offset += 2 + name.Length;
+        }
+
+        state.CopyTo(buffer.AsSpan(offset));
+        return buffer;
+    }
+
+    /// <exception cref="IOException">The offer is malformed or does not match the descriptors that came with it.</exception>
+    public static (int Generation, int ProcessId, string[] Names, byte[] State) DecodeOffer(ReadOnlySpan<byte> payload, int fdCount)
+    {
+        if (payload.Length < HeaderLength || payload[0] != Offer)
+        {
+            throw Malformed("too short");
+        }
+
+        int generation = BinaryPrimitives.ReadInt32LittleEndian(payload[1..]);
+        int processId = BinaryPrimitives.ReadInt32LittleEndian(payload[5..]);
+        int count = BinaryPrimitives.ReadInt32LittleEndian(payload[9..]);
+        if (generation < 2 || count != fdCount)
+        {
+            throw Malformed($"generation {generation}, {count} names for {fdCount} descriptors");
+        }
+
+        var names = new string[count];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        ReadOnlySpan<byte> rest = payload[HeaderLength..];
+        for (int i = 0; i < count; i++)
+        {
+            int length = rest.Length >= 2 ? BinaryPrimitives.ReadUInt16LittleEndian(rest) : throw Malformed("truncated name");
+            if (length is 0 or > MaxNameBytes || rest.Length < 2 + length)
+            {
+                throw Malformed("bad name length");
+            }
+
+            names[i] = Encoding.UTF8.GetString(rest.Slice(2, length));
+            if (!seen.Add(names[i]))
+            {
+                throw Malformed($"the name '{names[i]}' comes twice");
+            }
+
+            rest = rest[(2 + length)..];
+        }
+
+        return (generation, processId, names, rest.ToArray());
+    }
+
+    private const int HeaderLength = 13;
+
+    private static IOException Malformed(string why) => new($"Malformed upgrade offer: {why}.");
+}

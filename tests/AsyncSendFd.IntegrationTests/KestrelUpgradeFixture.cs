@@ -1,0 +1,22 @@
+using System.Runtime.InteropServices;
+
+namespace AsyncSendFd.IntegrationTests;
+
+/// <summary>The KestrelUpgrade sample published once with NativeAOT, warnings as errors, for every test that runs it.</summary>
+public sealed class KestrelUpgradeFixture : IDisposable
+{
+    public KestrelUpgradeFixture()
+    {
+        Directory = Command.CreateTempDirectory("kestrelupgrade-aot");
+        Command.DotNet(Command.RepositoryRoot, TimeSpan.FromMinutes(8),
+            "publish", "samples/KestrelUpgrade/KestrelUpgrade.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+            "-o", Directory, "-p:TreatWarningsAsErrors=true", "-p:IlcTreatWarningsAsErrors=true");
+        Binary = Path.Combine(Directory, "KestrelUpgrade");
+    }
+
+    public string Directory { get; }
+
+    public string Binary { get; }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}

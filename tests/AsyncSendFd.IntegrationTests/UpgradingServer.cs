@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Sockets;
+using KestrelUpgrade.Driver;
+using Xunit.Abstractions;
+
+namespace AsyncSendFd.IntegrationTests;
+
+/// <summary>
+/// One KestrelUpgrade deployment in a fresh directory: the first generation, its PID file and broken-release
+/// marker, and what an operator does to it (kill -HUP, kill -TERM). Remembers every generation's pid and the
+/// time each upgrade took, and on disposal leaves no process behind.
+/// </summary>
+internal sealed class UpgradingServer : IDisposable
+{
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly ITestOutputHelper _output;
+    private readonly List<(DateTime Start, DateTime End)> _upgrades = [];
+
+    private UpgradingServer(string binary, ITestOutputHelper output)
+    {
+        _output = output;
+        Directory = Command.CreateTempDirectory("kestrelupgrade-run");
+        PidFile = Path.Combine(Directory, "app.pid");
+        Marker = Path.Combine(Directory, "broken-release");
+        Url = new Uri($"http://127.0.0.1:{FreePort()}/");
+        Arguments = ["--urls", Url.OriginalString.TrimEnd('/'), "--pid-file", PidFile, "--fail-if-exists", Marker];
+        Process = new ServerProcess(binary, Arguments);
+    }
+
+    public string Directory { get; }
+
+    public string PidFile { get; }
+
+    public string Marker { get; }
+
+    /// <summary>Where the sample puts its control socket: beside the PID file.</summary>
+    public string ControlSocket => Path.Combine(Directory, "kestrelupgrade.sock");
+
+    public Uri Url { get; }
+
+    public string[] Arguments { get; }
+
+    public ServerProcess Process { get; }
+
+    public int Serving { get; private set; }
+
+    public List<int> Generations { get; } = [];
+
+    public IReadOnlyList<(DateTime Start, DateTime End)> Upgrades => _upgrades;
+
+    public static async Task<UpgradingServer> StartAsync(string binary, ITestOutputHelper output)
+    {
+        var server = new UpgradingServer(binary, output);
+        server.Serving = await ServerProcess.WaitForPidFileAsync(server.PidFile, notThis: 0, StepTimeout);
+        server.Generations.Add(server.Serving);
+        Assert.Equal(server.Process.Id, server.Serving);
+        return server;
+    }
+
+    /// <summary>kill -HUP the PID file's process; returns once the PID file names the successor and the old process has exited.</summary>
+    public async Task<int> UpgradeAsync()
+    {
+        int old = ServerProcess.ReadPidFile(PidFile) ?? throw new InvalidOperationException("No PID file.");
+        Assert.Equal(Serving, old);
+        DateTime start = DateTime.UtcNow;
+        Signals.Send(old, Signals.SIGHUP);
+        Serving = await ServerProcess.WaitForPidFileAsync(PidFile, notThis: old, StepTimeout);
+        await ServerProcess.WaitForExitAsync(old, StepTimeout);
+        _upgrades.Add((start, DateTime.UtcNow));
+        Generations.Add(Serving);
+        return Serving;
+    }
+
+    /// <summary>kill -HUP with a broken release in place; returns the log line that reports the failure.</summary>
+    public async Task<string> RefusedUpgradeAsync()
+    {
+        File.WriteAllText(Marker, "broken\n");
+        int from = Process.LineCount;
+        DateTime start = DateTime.UtcNow;
+        Signals.Send(Serving, Signals.SIGHUP);
+        int line = await Process.WaitForLineAsync("Upgrade failed", from, StepTimeout);
+        _upgrades.Add((start, DateTime.UtcNow));
+        File.Delete(Marker);
+        return Process.Output.Split('\n')[line];
+    }
+
+    public async Task<string> GetAsync()
+    {
+        using var client = new HttpClient();
+        return await client.GetStringAsync(Url);
+    }
+
+    /// <summary>kill -TERM the serving generation and wait for it to exit.</summary>
+    public async Task StopAsync()
+    {
+        Signals.Send(Serving, Signals.SIGTERM);
+        await ServerProcess.WaitForExitAsync(Serving, StepTimeout);
+    }
+
+    public void Dispose()
+    {
+        foreach (int pid in Generations.Where(Signals.IsRunning))
+        {
+            Signals.Send(pid, 9);
+        }
+
+        Process.Dispose();
+        _output.WriteLine(Process.Output);
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}
