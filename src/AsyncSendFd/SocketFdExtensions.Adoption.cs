@@ -20,7 +20,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException"><paramref name="handle"/> is null.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="handle"/> is disposed.</exception>
     /// <exception cref="ArgumentException"><paramref name="handle"/> is invalid, or not a socket (it was closed).</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/platform/*"/>
     public static Socket ToSocket(this SafeFileHandle handle)
     {
         Validate.Platform();
@@ -44,7 +44,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentException">
     /// <paramref name="handle"/> is invalid, not a socket, or a socket of another family or type (it was closed).
     /// </exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/platform/*"/>
     public static Socket ToSocket(this SafeFileHandle handle, AddressFamily expectedFamily, SocketType expectedType)
     {
         Socket socket = handle.ToSocket();

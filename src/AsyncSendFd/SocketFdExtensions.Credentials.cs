@@ -22,8 +22,7 @@ public static partial class SocketFdExtensions
     /// <param name="socket">A connected Unix domain socket.</param>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The socket has no peer.</exception>
     public static UnixPeerCredentials GetPeerCredentials(this Socket socket)
     {

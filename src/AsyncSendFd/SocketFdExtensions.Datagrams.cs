@@ -23,8 +23,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
     /// <exception cref="ArgumentException">A handle is invalid.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination.</exception>
     /// <exception cref="OperationCanceledException">Canceled before the datagram was sent.</exception>
     public static ValueTask SendFdsToAsync(this Socket socket, ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> fds, UnixDomainSocketEndPoint remoteEndPoint, CancellationToken cancellationToken = default)
@@ -53,8 +52,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
     /// <exception cref="ArgumentException">A handle is invalid.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination.</exception>
     public static void SendFdsTo(this Socket socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds, UnixDomainSocketEndPoint remoteEndPoint)
     {

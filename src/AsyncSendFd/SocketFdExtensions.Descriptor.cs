@@ -22,8 +22,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="fd"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket or the handle is disposed.</exception>
     /// <exception cref="ArgumentException">The handle is invalid.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, e.g. the peer closed the connection.</exception>
     /// <exception cref="OperationCanceledException">Canceled before any byte was written.</exception>
     public static ValueTask SendFdAsync(this Socket socket, SafeHandle fd, CancellationToken cancellationToken = default)
@@ -44,8 +43,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="fd"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket or the handle is disposed.</exception>
     /// <exception cref="ArgumentException">The handle is invalid.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, or <see cref="Socket.SendTimeout"/> passed before the first byte left.</exception>
     public static void SendFd(this Socket socket, SafeHandle fd)
     {
@@ -65,8 +63,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, or one on no data byte; any that came were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled while waiting.</exception>
     public static ValueTask<SafeFileHandle> ReceiveFdAsync(this Socket socket, CancellationToken cancellationToken = default)
@@ -87,8 +84,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, or one on no data byte; any that came were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed, or <see cref="Socket.ReceiveTimeout"/> passed.</exception>
     public static SafeFileHandle ReceiveFd(this Socket socket)
     {

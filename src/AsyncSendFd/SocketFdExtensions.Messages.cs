@@ -19,8 +19,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
     /// <exception cref="ArgumentException">A handle is invalid, or descriptors with empty data on a stream socket.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, e.g. the peer closed the connection.</exception>
     /// <exception cref="OperationCanceledException">Canceled before any byte was written.</exception>
     public static ValueTask SendFdsAsync(this Socket socket, ReadOnlyMemory<byte> data, ReadOnlyMemory<SafeHandle> fds, CancellationToken cancellationToken = default)
@@ -44,8 +43,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ObjectDisposedException">The socket or a handle is disposed.</exception>
     /// <exception cref="ArgumentException">A handle is invalid, or descriptors with empty data on a stream socket.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The send failed, or <see cref="Socket.SendTimeout"/> passed before the first byte left.</exception>
     public static void SendFds(this Socket socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds)
     {
@@ -71,8 +69,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty on a stream socket, where it could not tell data from end of stream.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled while waiting.</exception>
     public static ValueTask<FdReceiveResult> ReceiveFdsAsync(this Socket socket, Memory<byte> data, Memory<SafeFileHandle?> fds, CancellationToken cancellationToken = default)
@@ -102,8 +99,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty on a stream socket, where it could not tell data from end of stream.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed, or <see cref="Socket.ReceiveTimeout"/> passed.</exception>
     public static FdReceiveResult ReceiveFds(this Socket socket, Span<byte> data, Span<SafeFileHandle?> fds)
     {

@@ -17,7 +17,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ObjectDisposedException">A socket is disposed.</exception>
     /// <exception cref="NotSupportedException"><paramref name="socket"/> is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/platform/*"/>
     /// <exception cref="SocketException">The send failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled before any byte was written.</exception>
     public static ValueTask SendSocketAsync(this Socket socket, Socket socketToSend, CancellationToken cancellationToken = default)
@@ -32,7 +32,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ObjectDisposedException">A socket is disposed.</exception>
     /// <exception cref="NotSupportedException"><paramref name="socket"/> is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/platform/*"/>
     /// <exception cref="SocketException">The send failed.</exception>
     public static void SendSocket(this Socket socket, Socket socketToSend)
     {
@@ -48,8 +48,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, one on no data byte, or one that is not a socket; all were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled while waiting.</exception>
     public static ValueTask<Socket> ReceiveSocketAsync(this Socket socket, CancellationToken cancellationToken = default)
@@ -70,8 +69,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="IOException">The message carried no descriptor (an empty datagram included), more than one, one on no data byte, or one that is not a socket; all were closed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
-    /// <exception cref="NotSupportedException">The socket is not <see cref="AddressFamily.Unix"/>.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
     /// <exception cref="SocketException">The receive failed.</exception>
     public static Socket ReceiveSocket(this Socket socket)
     {

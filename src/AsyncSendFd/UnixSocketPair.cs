@@ -17,7 +17,7 @@ public static class UnixSocketPair
     /// <param name="socketType"><see cref="SocketType.Stream"/>, <see cref="SocketType.Dgram"/> or <see cref="SocketType.Seqpacket"/> (Linux only).</param>
     /// <returns>The two ends; the caller owns both.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="socketType"/> is not one of the three.</exception>
-    /// <exception cref="PlatformNotSupportedException">The OS is neither Linux nor macOS.</exception>
+    /// <include file="Docs/Exceptions.xml" path="exceptions/platform/*"/>
     /// <exception cref="SocketException">The kernel refused, e.g. out of descriptors.</exception>
     public static (Socket Left, Socket Right) Create(SocketType socketType = SocketType.Stream)
     {
