@@ -100,11 +100,11 @@ public static unsafe partial class LibC
 
     /// <summary>Sends a message with optional ancillary data (sendmsg(2)). Returns bytes sent, or -1 and errno.</summary>
     [LibraryImport(Unix.LibC.Name, SetLastError = true)]
-    public static partial nint sendmsg(int sockfd, msghdr* msg, int flags);
+    public static partial nint sendmsg(int socket, msghdr* message, int flags);
 
     /// <summary>Receives a message with optional ancillary data (recvmsg(2)). Returns bytes read, 0 at end of stream, or -1 and errno.</summary>
     [LibraryImport(Unix.LibC.Name, SetLastError = true)]
-    public static partial nint recvmsg(int sockfd, msghdr* msg, int flags);
+    public static partial nint recvmsg(int socket, msghdr* message, int flags);
 
     /// <summary><c>CMSG_ALIGN(len)</c>: rounds up to <c>sizeof(size_t)</c>.</summary>
     public static nuint CMSG_ALIGN(nuint len) => (len + (nuint)sizeof(nuint) - 1) & ~((nuint)sizeof(nuint) - 1);
