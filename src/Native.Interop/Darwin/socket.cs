@@ -78,17 +78,20 @@ public static unsafe partial class LibC
     [LibraryImport(Unix.LibC.Name, SetLastError = true)]
     public static partial nint recvmsg(int socket, msghdr* message, int flags);
 
-    /// <summary><c>__DARWIN_ALIGN32(len)</c>: macOS aligns control messages to 4 bytes on every architecture.</summary>
-    public static nuint CMSG_ALIGN(nuint len) => (len + 3) & ~(nuint)3;
+    // CMSG_ALIGN, CMSG_LEN and CMSG_SPACE are ControlMessageLayout's arithmetic, given macOS's sizeof(cmsghdr)
+    // and alignment (__DARWIN_ALIGN32: 4 bytes on every architecture); with both constant, the JIT folds each call.
+
+    /// <summary><c>CMSG_ALIGN(len)</c>, <c>__DARWIN_ALIGN32(len)</c>: macOS aligns control messages to 4 bytes on every architecture.</summary>
+    public static nuint CMSG_ALIGN(nuint len) => ControlMessageLayout.CmsgAlign(len, sizeof(uint));
 
     /// <summary><c>CMSG_SPACE(len)</c>: buffer room for a message with <paramref name="len"/> data bytes.</summary>
-    public static nuint CMSG_SPACE(nuint len) => CMSG_ALIGN((nuint)sizeof(cmsghdr)) + CMSG_ALIGN(len);
+    public static nuint CMSG_SPACE(nuint len) => ControlMessageLayout.CmsgSpace(len, (nuint)sizeof(cmsghdr), sizeof(uint));
 
     /// <summary><c>CMSG_LEN(len)</c>: the <c>cmsg_len</c> of a message with <paramref name="len"/> data bytes.</summary>
-    public static nuint CMSG_LEN(nuint len) => CMSG_ALIGN((nuint)sizeof(cmsghdr)) + len;
+    public static nuint CMSG_LEN(nuint len) => ControlMessageLayout.CmsgLen(len, (nuint)sizeof(cmsghdr), sizeof(uint));
 
-    /// <summary><c>CMSG_DATA(cmsg)</c>: the first data byte.</summary>
-    public static byte* CMSG_DATA(cmsghdr* cmsg) => (byte*)cmsg + CMSG_ALIGN((nuint)sizeof(cmsghdr));
+    /// <summary><c>CMSG_DATA(cmsg)</c>: the first data byte, right after the aligned header.</summary>
+    public static byte* CMSG_DATA(cmsghdr* cmsg) => (byte*)cmsg + CMSG_LEN(0);
 
     /// <summary><c>CMSG_FIRSTHDR(msg)</c>: the first header, or null when the buffer cannot hold one.</summary>
     public static cmsghdr* CMSG_FIRSTHDR(msghdr* msg) =>

@@ -106,17 +106,20 @@ public static unsafe partial class LibC
     [LibraryImport(Unix.LibC.Name, SetLastError = true)]
     public static partial nint recvmsg(int socket, msghdr* message, int flags);
 
+    // CMSG_ALIGN, CMSG_LEN and CMSG_SPACE are ControlMessageLayout's arithmetic, given Linux's sizeof(cmsghdr)
+    // and alignment (sizeof(size_t) in glibc and musl); with both constant here, the JIT folds each call to a few adds.
+
     /// <summary><c>CMSG_ALIGN(len)</c>: rounds up to <c>sizeof(size_t)</c>.</summary>
-    public static nuint CMSG_ALIGN(nuint len) => (len + (nuint)sizeof(nuint) - 1) & ~((nuint)sizeof(nuint) - 1);
+    public static nuint CMSG_ALIGN(nuint len) => ControlMessageLayout.CmsgAlign(len, (nuint)sizeof(nuint));
 
     /// <summary><c>CMSG_SPACE(len)</c>: buffer room for a message with <paramref name="len"/> data bytes.</summary>
-    public static nuint CMSG_SPACE(nuint len) => CMSG_ALIGN((nuint)sizeof(cmsghdr)) + CMSG_ALIGN(len);
+    public static nuint CMSG_SPACE(nuint len) => ControlMessageLayout.CmsgSpace(len, (nuint)sizeof(cmsghdr), (nuint)sizeof(nuint));
 
     /// <summary><c>CMSG_LEN(len)</c>: the <c>cmsg_len</c> of a message with <paramref name="len"/> data bytes.</summary>
-    public static nuint CMSG_LEN(nuint len) => CMSG_ALIGN((nuint)sizeof(cmsghdr)) + len;
+    public static nuint CMSG_LEN(nuint len) => ControlMessageLayout.CmsgLen(len, (nuint)sizeof(cmsghdr), (nuint)sizeof(nuint));
 
-    /// <summary><c>CMSG_DATA(cmsg)</c>: the first data byte.</summary>
-    public static byte* CMSG_DATA(cmsghdr* cmsg) => (byte*)cmsg + CMSG_ALIGN((nuint)sizeof(cmsghdr));
+    /// <summary><c>CMSG_DATA(cmsg)</c>: the first data byte, right after the aligned header.</summary>
+    public static byte* CMSG_DATA(cmsghdr* cmsg) => (byte*)cmsg + CMSG_LEN(0);
 
     /// <summary><c>CMSG_FIRSTHDR(msg)</c>: the first header, or null when the buffer cannot hold one.</summary>
     public static cmsghdr* CMSG_FIRSTHDR(msghdr* msg) =>
