@@ -18,3 +18,11 @@ public unsafe struct xucred
     /// <summary>Groups; <c>cr_groups[0]</c> is the effective group id.</summary>
     public fixed uint cr_groups[16];
 }
+
+// <sys/ucred.h>
+public static partial class LibC
+{
+#pragma warning disable CS1591 // The native name is the documentation: see <sys/ucred.h>.
+    public const uint XUCRED_VERSION = 0;
+#pragma warning restore CS1591
+}

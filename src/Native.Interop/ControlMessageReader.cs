@@ -76,9 +76,10 @@ public ref struct ControlMessageReader
         int length = (int)declared;
         message = new ControlMessage(level, type, rest[_layout.HeaderSize..length], isTruncated: false);
 
-        // The last message may omit its trailing padding; never step past the end.
-        long padded = ((long)length + _layout.Alignment - 1) & ~(long)(_layout.Alignment - 1);
-        _offset += (int)Math.Min(padded, rest.Length);
+        // The last message may omit its trailing padding; never step past the end. length is at most
+        // rest.Length, an int, so its aligned value fits a nuint of either width.
+        nuint padded = ControlMessageLayout.CmsgAlign((nuint)length, (nuint)_layout.Alignment);
+        _offset += (int)Math.Min(padded, (nuint)rest.Length);
         return true;
     }
 }

@@ -1,0 +1,15 @@
+namespace AsyncSendFd.Native.Interop.Linux;
+
+// <fcntl.h>: the values; the call is Unix.LibC.fcntl.
+public static partial class LibC
+{
+#pragma warning disable CS1591 // The native names are the documentation: see fcntl(2).
+    public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_GETFD = 1;
+    public const int F_SETFD = 2;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int FD_CLOEXEC = 1;
+    public const int O_NONBLOCK = 0x800;
+#pragma warning restore CS1591
+}
