@@ -1,10 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Framing;
-using AsyncSendFd.Receiving;
-using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
-using AsyncSendFd.Syscalls;
 using CommunityToolkit.HighPerformance.Buffers;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Receiving;
-using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
 using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;

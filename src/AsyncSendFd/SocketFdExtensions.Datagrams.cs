@@ -1,10 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using AsyncSendFd.Receiving;
 using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
-using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd;
 

@@ -1,8 +1,6 @@
 using System.Net.Sockets;
 using AsyncSendFd.Receiving;
-using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
-using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd;
 

@@ -1,7 +1,4 @@
 using System.Globalization;
-using AsyncSendFd.Receiving;
-using AsyncSendFd.Sending;
-using AsyncSendFd.Sockets;
 using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
