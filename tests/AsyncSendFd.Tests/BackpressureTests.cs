@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -9,7 +10,6 @@ namespace AsyncSendFd.Tests;
 public class BackpressureTests
 {
     private const byte Filler = 0xAA;
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task StalledSendFdsAsync_On64FullSockets_HoldNoThread_AndAllCompleteOnACappedThreadPool()

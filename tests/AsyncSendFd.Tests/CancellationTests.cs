@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -14,7 +15,6 @@ namespace AsyncSendFd.Tests;
 public class CancellationTests(ITestOutputHelper output)
 {
     private const byte Filler = 0xAA;
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
 
     // Receiving.
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -13,7 +14,6 @@ public class ConcurrencyTests
     private const int Senders = 8;
     private const int MessagesPerSender = 200;
     private const int HeaderLength = 7; // tag, sequence (u16), payload length (i32)
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task ConcurrentSendFdsAsync_OnStream_NeverInterleaveMessagesAndDescriptorsRideOnTheirMessage()

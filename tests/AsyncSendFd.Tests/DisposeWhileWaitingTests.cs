@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -13,7 +14,6 @@ namespace AsyncSendFd.Tests;
 public class DisposeWhileWaitingTests(ITestOutputHelper output)
 {
     private const byte Filler = 0xAA;
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task DisposingTheSocket_WhileReceiveFdAsyncWaits_EndsTheReceive()

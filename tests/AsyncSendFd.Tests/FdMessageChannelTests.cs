@@ -2,14 +2,13 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
 [Collection("Descriptors")]
 public class FdMessageChannelTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     [Theory]
     [InlineData(0, 1)]
     [InlineData(5, 0)]

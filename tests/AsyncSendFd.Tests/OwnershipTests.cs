@@ -2,14 +2,13 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
 /// <summary>The caller keeps ownership of every handle it sends: never closed, never left referenced.</summary>
 public class OwnershipTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     [Fact]
     public void SendFd_LeavesTheHandleOpen_AndDisposeStillClosesItAtOnce()
     {

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -13,8 +14,6 @@ namespace AsyncSendFd.Tests;
 [Collection(DescriptorsCollection.Name)]
 public class PythonInteropTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
-
     [Fact]
     public async Task SendFd_IsReceivedByPythonRecvFds_AsExactlyFourZeroBytesAndOneDescriptor()
     {

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -13,8 +14,6 @@ namespace AsyncSendFd.Tests;
 [Collection(DescriptorsCollection.Name)]
 public class ReceiveErrorTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     public static TheoryData<SocketType> AllTypes => [SocketType.Stream, SocketType.Dgram, SocketType.Seqpacket];
 
     [Theory]

@@ -4,13 +4,12 @@ using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Linux = AsyncSendFd.Native.Interop.Linux;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
 public class SendReceiveTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     public static TheoryData<SocketType> AllTypes => [SocketType.Stream, SocketType.Dgram, SocketType.Seqpacket];
 
     public static TheoryData<SocketType> MessageTypes => [SocketType.Dgram, SocketType.Seqpacket];

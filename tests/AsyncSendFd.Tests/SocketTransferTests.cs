@@ -2,14 +2,13 @@ using System.Net.Sockets;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
 /// <summary>SendSocket/ReceiveSocket hand over a working socket; the connection ends only when every copy is closed.</summary>
 public class SocketTransferTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     [Theory]
     [InlineData(SocketType.Stream)]
     [InlineData(SocketType.Seqpacket)]

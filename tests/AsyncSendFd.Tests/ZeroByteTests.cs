@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests;
 
@@ -10,8 +11,6 @@ namespace AsyncSendFd.Tests;
 /// </summary>
 public class ZeroByteTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     // An empty buffer on a stream socket could never tell data from end of stream.
 
     [Fact]

@@ -3,6 +3,7 @@ using AsyncSendFd.Engine;
 using AsyncSendFd.Internal;
 using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Engine;
 
@@ -14,8 +15,6 @@ namespace AsyncSendFd.Tests.Engine;
 [Collection(DescriptorsCollection.Name)]
 public sealed class EngineFailureTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task WaitFailure_ReachesTheWaiterAsItsErrno_AndTheThreadStops()
     {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Engine;
 
@@ -10,8 +11,6 @@ namespace AsyncSendFd.Tests.Engine;
 /// </summary>
 public sealed class TwoDirectionTests
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task ReceiveAndStalledSend_OnOneSocket_EachWakesForItsOwnEvent()
     {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AsyncSendFd.Native.Interop;
+using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Interop;
@@ -10,15 +11,9 @@ namespace AsyncSendFd.Tests.Interop;
 /// </summary>
 public sealed class CmsgMathTests
 {
-    internal static ControlMessageLayout LayoutNamed(string name) => name switch
-    {
-        "Linux64" => ControlMessageLayout.Linux64,
-        "Linux32" => ControlMessageLayout.Linux32,
-        "Darwin" => ControlMessageLayout.Darwin,
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
-    };
+    private static ControlMessageLayout LayoutNamed(string name) => ControlBuffer.Layout(name);
 
-    public static TheoryData<string> Layouts() => new("Linux64", "Linux32", "Darwin");
+    public static TheoryData<string> Layouts() => ControlBuffer.LayoutNames();
 
     public static TheoryData<string, int> LayoutsAndCounts()
     {

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Internal;
 using AsyncSendFd.Native.Interop;
+using AsyncSendFd.Tests.Support;
 using CsCheck;
 
 namespace AsyncSendFd.Tests.Reliability;
@@ -13,10 +14,10 @@ namespace AsyncSendFd.Tests.Reliability;
 /// </summary>
 public class ControlMessageReaderPropertyTests
 {
-    private const int Guard = 64;
+    private const int GuardBytes = 64;
     private const byte Sentinel = 0xA5;
 
-    public static TheoryData<string> Layouts => new() { nameof(ControlMessageLayout.Linux64), nameof(ControlMessageLayout.Linux32), nameof(ControlMessageLayout.Darwin) };
+    public static TheoryData<string> Layouts() => ControlBuffer.LayoutNames();
 
     [Theory]
     [MemberData(nameof(Layouts))]
@@ -159,10 +160,10 @@ public class ControlMessageReaderPropertyTests
 
     private static void CheckWalk(byte[] bytes, ControlMessageLayout layout)
     {
-        byte[] backing = new byte[bytes.Length + (2 * Guard)];
+        byte[] backing = new byte[bytes.Length + (2 * GuardBytes)];
         backing.AsSpan().Fill(Sentinel);
-        bytes.CopyTo(backing, Guard);
-        ReadOnlySpan<byte> buffer = backing.AsSpan(Guard, bytes.Length);
+        bytes.CopyTo(backing, GuardBytes);
+        ReadOnlySpan<byte> buffer = backing.AsSpan(GuardBytes, bytes.Length);
 
         List<Reference> expected = ReferenceWalk(bytes, layout, out bool expectedMalformed);
         var reader = new ControlMessageReader(buffer, layout);
@@ -193,7 +194,7 @@ public class ControlMessageReaderPropertyTests
         Assert.Equal(expected.Count, steps);
         Assert.Equal(expectedMalformed, reader.IsMalformed);
         Assert.False(reader.TryReadNext(out _));
-        Assert.True(backing.AsSpan(0, Guard).IndexOfAnyExcept(Sentinel) < 0 && backing.AsSpan(Guard + bytes.Length).IndexOfAnyExcept(Sentinel) < 0);
+        Assert.True(backing.AsSpan(0, GuardBytes).IndexOfAnyExcept(Sentinel) < 0 && backing.AsSpan(GuardBytes + bytes.Length).IndexOfAnyExcept(Sentinel) < 0);
     }
 
     /// <summary>The rules of ControlMessageReader's remarks, written independently: the oracle.</summary>
@@ -239,22 +240,8 @@ public class ControlMessageReaderPropertyTests
     private static ulong ReadLength(ReadOnlySpan<byte> header, ControlMessageLayout layout) =>
         layout.LengthSize == 8 ? MemoryMarshal.Read<ulong>(header) : MemoryMarshal.Read<uint>(header);
 
-    private static byte[] Header(ControlMessageLayout layout, ulong declared, int level, int type)
-    {
-        byte[] header = new byte[layout.HeaderSize];
-        if (layout.LengthSize == 8)
-        {
-            MemoryMarshal.Write(header, declared);
-        }
-        else
-        {
-            MemoryMarshal.Write(header, (uint)declared);
-        }
-
-        MemoryMarshal.Write(header.AsSpan(layout.LevelOffset), level);
-        MemoryMarshal.Write(header.AsSpan(layout.TypeOffset), type);
-        return header;
-    }
+    private static byte[] Header(ControlMessageLayout layout, ulong declared, int level, int type) =>
+        new ControlBuffer(layout).Header(declared, level, type).ToArray();
 
     private static byte[] Rights(ControlMessageLayout layout, int[] fds)
     {
@@ -264,12 +251,7 @@ public class ControlMessageReaderPropertyTests
         return buffer;
     }
 
-    private static ControlMessageLayout LayoutNamed(string name) => name switch
-    {
-        nameof(ControlMessageLayout.Linux64) => ControlMessageLayout.Linux64,
-        nameof(ControlMessageLayout.Linux32) => ControlMessageLayout.Linux32,
-        _ => ControlMessageLayout.Darwin,
-    };
+    private static ControlMessageLayout LayoutNamed(string name) => ControlBuffer.Layout(name);
 
     private sealed record Written(int Level, int Type, byte[] Data);
 
