@@ -75,4 +75,14 @@ internal static class Descriptors
         int n = RandomAccess.Read(handle, buffer, 0);
         return System.Text.Encoding.UTF8.GetString(buffer, 0, n);
     }
+
+    /// <summary>Disposes every received handle in <paramref name="handles"/> and clears its slot.</summary>
+    public static void DisposeAll(IList<SafeFileHandle?> handles)
+    {
+        for (int i = 0; i < handles.Count; i++)
+        {
+            handles[i]?.Dispose();
+            handles[i] = null;
+        }
+    }
 }
