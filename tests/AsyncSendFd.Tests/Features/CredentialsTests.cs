@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -41,7 +42,8 @@ public class CredentialsTests
         Assert.Throws<NotSupportedException>(() => socket.GetPeerCredentials());
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // SO_PEERPIDFD
+    [LinuxFact]
     public void GetPeerPidFd_OnSocketPair_RefersToThisProcess()
     {
         using var pair = SocketPair.Create();
@@ -54,7 +56,8 @@ public class CredentialsTests
         Assert.Equal(Environment.ProcessId, int.Parse(pidLine["Pid:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // SO_PASSCRED
+    [LinuxFact]
     public void ReceiveFds_SkipsCredentialsControlMessages_WhenSoPassCredIsOn()
     {
         using var pair = SocketPair.Create();
@@ -85,10 +88,11 @@ public class CredentialsTests
 /// SO_PASSPIDFD: every descriptor is delivered, the credentials are skipped, and the kernel's pidfd is closed.
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
+[SupportedOSPlatform("linux")] // SO_PASSCRED, SCM_CREDENTIALS, SO_PASSPIDFD
 public class CredentialsFromARawPeerTests(ITestOutputHelper output)
 {
     [Trait("Category", "Python")]
-    [Fact]
+    [LinuxFact]
     public void PeerWithSoPassCredOnReceiver_CredentialsArriveBeforeRights_ReceiveFdsStillReturnsEveryDescriptor()
     {
         using var peer = RawSendmsgPeer.Start("""
@@ -133,7 +137,7 @@ public class CredentialsFromARawPeerTests(ITestOutputHelper output)
     }
 
     [Trait("Category", "Python")]
-    [Theory]
+    [LinuxTheory]
     [InlineData(false)]
     [InlineData(true)]
     public void PeerSendsExplicitScmCredentialsWithRights_DescriptorIsDeliveredAndCredentialsSkipped(bool passCred)
@@ -172,7 +176,7 @@ public class CredentialsFromARawPeerTests(ITestOutputHelper output)
     }
 
     [Trait("Category", "Python")]
-    [Fact]
+    [LinuxFact]
     public void ReceiverWithSoPassPidFd_KernelInstallsAPidfdPerMessage_TheLibraryClosesIt()
     {
         using var peer = RawSendmsgPeer.Start("""

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -36,7 +37,8 @@ public class DatagramTests
         }
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // abstract address
+    [LinuxFact]
     public void SendFdsTo_AnAbstractAddressWithEmptyData_DeliversTheDescriptors()
     {
         var address = new UnixDomainSocketEndPoint("\0asyncsendfd-" + Guid.NewGuid().ToString("N"));

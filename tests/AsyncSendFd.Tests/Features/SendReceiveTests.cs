@@ -11,12 +11,10 @@ namespace AsyncSendFd.Tests.Features;
 /// <summary>The basic round trips: one descriptor, several with a payload, the most a message may carry, none, on every socket type.</summary>
 public class SendReceiveTests
 {
-    public static TheoryData<SocketType> AllTypes => [SocketType.Stream, SocketType.Dgram, SocketType.Seqpacket];
-
-    public static TheoryData<SocketType> MessageTypes => [SocketType.Dgram, SocketType.Seqpacket];
-
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void SendFd_ThenReceiveFd_DeliversTheSameFile_OnEverySocketType(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -33,7 +31,9 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task SendFdAsync_ThenReceiveFdAsync_DeliversTheSameFile_OnEverySocketType(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -67,7 +67,9 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void SendFds_ThenReceiveFds_DeliversPayloadAndDescriptorsInOrder(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -104,7 +106,9 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task SendFdsAsync_ThenReceiveFdsAsync_DeliversPayloadAndDescriptors(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -138,7 +142,9 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void SendFds_WithExactlyMaxFdsPerMessage_DeliversAllOfThem(SocketType type)
     {
         Assert.Equal(252, SocketFdExtensions.MaxFdsPerMessage);
@@ -188,7 +194,8 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(MessageTypes))]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void SendFds_WithEmptyDataOnMessageSockets_DeliversTheDescriptors(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -211,7 +218,8 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(MessageTypes))]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task SendFdsAsync_WithEmptyDataOnMessageSockets_DeliversTheDescriptors(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -233,7 +241,9 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(AllTypes))]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void SendFds_WithNoDescriptors_SendsPlainData(SocketType type)
     {
         using var pair = SocketPair.Create(type);

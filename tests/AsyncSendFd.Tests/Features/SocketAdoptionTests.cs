@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using AsyncSendFd.Native.Interop.Linux;
 using AsyncSendFd.Systemd;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -85,7 +84,7 @@ public class SocketAdoptionTests
 
     private static SafeFileHandle Duplicate(Socket socket)
     {
-        int fd = Native.Interop.Unix.LibC.fcntl((int)socket.SafeHandle.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, 0);
+        int fd = Native.Interop.Unix.LibC.fcntl((int)socket.SafeHandle.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, 0);
         Assert.True(fd >= 0);
         return new SafeFileHandle(fd, ownsHandle: true);
     }

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
-using AsyncSendFd.Native.Interop.Linux;
 using AsyncSendFd.Systemd;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -15,7 +15,7 @@ public class SystemdTests
 {
     [Theory]
     [InlineData(false)]
-    [InlineData(true)]
+    [LinuxInlineData(true)] // an abstract notify socket: Linux only
     public async Task StoreFdsAsync_SendsFdStoreMessageWithDescriptors_ToPathOrAbstractNotifySocket(bool isAbstract)
     {
         string name = $"asyncsendfd-notify-{Guid.NewGuid():N}";
@@ -75,10 +75,10 @@ public class SystemdTests
         // Passed descriptors are consecutive from a fixed number; duplicate two files to free, consecutive numbers.
         using SafeFileHandle first = Descriptors.TempFile("one");
         using SafeFileHandle second = Descriptors.TempFile("two");
-        int start = Native.Interop.Unix.LibC.fcntl((int)first.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, 4000);
-        int next = Native.Interop.Unix.LibC.fcntl((int)second.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, start + 1);
+        int start = Native.Interop.Unix.LibC.fcntl((int)first.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, 4000);
+        int next = Native.Interop.Unix.LibC.fcntl((int)second.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, start + 1);
         Assert.Equal(start + 1, next);
-        Native.Interop.Unix.LibC.fcntl(start, LibC.F_SETFD, 0); // as systemd hands them over: inheritable
+        Native.Interop.Unix.LibC.fcntl(start, TestLibC.F_SETFD, 0); // as systemd hands them over: inheritable
         var environment = new Dictionary<string, string>
         {
             ["LISTEN_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -104,12 +104,12 @@ public class SystemdTests
         // Two passed descriptors at free, consecutive numbers, and a third number that is not open.
         using SafeFileHandle first = Descriptors.TempFile("one");
         using SafeFileHandle second = Descriptors.TempFile("two");
-        int start = Native.Interop.Unix.LibC.fcntl((int)first.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, 5000);
-        int next = Native.Interop.Unix.LibC.fcntl((int)second.DangerousGetHandle(), LibC.F_DUPFD_CLOEXEC, start + 1);
+        int start = Native.Interop.Unix.LibC.fcntl((int)first.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, 5000);
+        int next = Native.Interop.Unix.LibC.fcntl((int)second.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, start + 1);
         Assert.Equal(start + 1, next);
-        Assert.Equal(-1, Native.Interop.Unix.LibC.fcntl(start + 2, LibC.F_GETFD, 0));
-        Native.Interop.Unix.LibC.fcntl(start, LibC.F_SETFD, 0);
-        Native.Interop.Unix.LibC.fcntl(next, LibC.F_SETFD, 0);
+        Assert.Equal(-1, Native.Interop.Unix.LibC.fcntl(start + 2, TestLibC.F_GETFD, 0));
+        Native.Interop.Unix.LibC.fcntl(start, TestLibC.F_SETFD, 0);
+        Native.Interop.Unix.LibC.fcntl(next, TestLibC.F_SETFD, 0);
         var environment = new Dictionary<string, string>
         {
             ["LISTEN_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -124,8 +124,8 @@ public class SystemdTests
             // Collecting on purpose: an owning handle adopted and dropped by Take would close its descriptor only when finalized.
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(start, LibC.F_GETFD, 0)); // still open, flags untouched
-            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(next, LibC.F_GETFD, 0));
+            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(start, TestLibC.F_GETFD, 0)); // still open, flags untouched
+            Assert.Equal(0, Native.Interop.Unix.LibC.fcntl(next, TestLibC.F_GETFD, 0));
         }
         finally
         {

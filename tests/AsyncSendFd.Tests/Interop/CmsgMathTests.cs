@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Native.Interop;
 using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
@@ -124,7 +125,8 @@ public sealed class CmsgMathTests
         Assert.Equal(24, writer.BytesWritten);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgWalk_OverTwoMessages_FindsBothThenStops()
     {
         ControlMessageLayout layout = Linux.LibC.ControlMessageLayout;
@@ -153,7 +155,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, second) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgFirstHdr_WhenControlIsShorterThanAHeader_ReturnsNull()
     {
         byte* control = stackalloc byte[16];
@@ -165,7 +168,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_FIRSTHDR(&msg) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgNxtHdr_WhenCmsgLenIsShorterThanAHeader_ReturnsNull()
     {
         byte* control = stackalloc byte[64];
@@ -180,7 +184,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, first) == null);
     }
 
-    [Theory]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxTheory]
     [InlineData(ulong.MaxValue)]
     [InlineData(ulong.MaxValue - 15)]
     [InlineData(ulong.MaxValue - 63)]
@@ -198,7 +203,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, first) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgNxtHdr_WhenNextCmsgLenRunsPastTheBuffer_ReturnsNull()
     {
         byte* control = stackalloc byte[64];

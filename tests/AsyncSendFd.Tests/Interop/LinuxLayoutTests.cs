@@ -3,9 +3,10 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
-using AsyncSendFd.Native.Interop;
 using AsyncSendFd.Native.Interop.Unix;
+using AsyncSendFd.Native.Interop;
 using AsyncSendFd.Tests.Support;
 using Xunit.Abstractions;
 using Linux = AsyncSendFd.Native.Interop.Linux;
@@ -17,6 +18,7 @@ namespace AsyncSendFd.Tests.Interop;
 /// a C program generated from the C# definitions prints sizeof/offsetof and every constant, and each
 /// figure is compared with what the C# code says.
 /// </summary>
+[SupportedOSPlatform("linux")] // compiles C against the Linux headers
 public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
 {
     private readonly LinuxCHeaderFacts _c;
@@ -50,7 +52,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
 
     public static TheoryData<int> DescriptorCounts() => new(LinuxCHeaderFacts.DescriptorCounts);
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(StructNames))]
     public void Struct_SizeOf_MatchesCHeader(string name)
     {
@@ -60,7 +62,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(_c.Get($"sizeof {name}"), Marshal.SizeOf(type));
     }
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(StructFields))]
     public void StructField_Offset_MatchesCHeader(string structName, string fieldName)
     {
@@ -69,7 +71,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(_c.Get($"offsetof {structName}.{fieldName}"), (long)Marshal.OffsetOf(type, fieldName));
     }
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(StructFields))]
     public void StructField_Size_MatchesCHeader(string structName, string fieldName)
     {
@@ -91,7 +93,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         }
     }
 
-    [Fact]
+    [LinuxFact]
     public unsafe void ManagedFieldOffsets_OfMsghdrCmsghdrUcredIovecPollfd_MatchCHeader()
     {
         // Marshal.OffsetOf reports the marshalling layout; the pointers handed to the kernel use the
@@ -130,7 +132,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(_c.Get("sizeof pollfd"), sizeof(pollfd));
     }
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(ConstantNames))]
     public void Constant_Value_MatchesCHeader(string name)
     {
@@ -143,14 +145,14 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(_c.Get($"const {name}"), Convert.ToInt64(field.GetRawConstantValue(), CultureInfo.InvariantCulture));
     }
 
-    [Fact]
+    [LinuxFact]
     public void ScmMaxFd_IsTheKernelLimitOf253()
     {
         // SCM_MAX_FD lives in the kernel's include/net/scm.h, which no userspace header exports.
         Assert.Equal(253, Linux.LibC.SCM_MAX_FD);
     }
 
-    [Fact]
+    [LinuxFact]
     public void PidfdConstants_HaveTheirLinux65Values()
     {
         // Asserted independently of the headers, which lack them before Linux 6.5 / glibc 2.39.
@@ -159,7 +161,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(4, Linux.LibC.SCM_PIDFD);
     }
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(DescriptorCounts))]
     public void CmsgMacros_ForNDescriptors_MatchCHeader(int n)
     {
@@ -179,7 +181,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(cAlign, layout.Align((int)bytes));
     }
 
-    [Fact]
+    [LinuxFact]
     public void CmsgMacros_ForNDescriptors_MatchLinux64Layout_OnThis64BitProcess()
     {
         Assert.Equal(8, IntPtr.Size);
@@ -192,7 +194,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         }
     }
 
-    [Fact]
+    [LinuxFact]
     public void ControlMessageLayout_HeaderShape_MatchesCHeader()
     {
         ControlMessageLayout layout = Linux.LibC.ControlMessageLayout;
@@ -205,7 +207,7 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(_c.Get("const SCM_RIGHTS"), layout.RightsType);
     }
 
-    [Fact]
+    [LinuxFact]
     public void Credentials_CmsgSpace_MatchesCHeader()
     {
         // With SO_PASSCRED every message carries SCM_CREDENTIALS first: the receiver must make room for it.

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -75,7 +76,8 @@ public class WholeMessagesTests
         }
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // seqpacket
+    [LinuxFact]
     public async Task MixedSyncAndAsyncSenders_OnSeqpacket_DeliverEveryMessageWhole()
     {
         using var pair = SocketPair.Create(SocketType.Seqpacket);
@@ -117,7 +119,8 @@ public class WholeMessagesTests
         Assert.Equal(Senders * MessagesPerSender, received.Distinct().Count());
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // seqpacket
+    [LinuxFact]
     public async Task ConcurrentReceiveFdsAsync_OnSeqpacket_NeverSplitAMessage()
     {
         const int Messages = 2000;
@@ -393,7 +396,7 @@ public class WholeMessagesTests
 
     [Theory]
     [InlineData(SocketType.Dgram)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public void ReceiveFds_OnMessageSockets_KeepsMessageBoundaries(SocketType type)
     {
         using var pair = SocketPair.Create(type);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
@@ -35,7 +36,7 @@ public class ZeroBytesTests
 
     [Theory]
     [InlineData(SocketType.Dgram)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task ReceiveFds_OnMessageSocketsWithAnEmptyBuffer_ReceivesADescriptorOnlyMessage(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -96,7 +97,8 @@ public class ZeroBytesTests
 
     // Seqpacket: the kernel reports an empty message and end of stream alike (recvmsg returns 0 for both).
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // seqpacket
+    [LinuxFact]
     public void ReceiveFds_OnSeqpacket_AnEmptyMessageReadsAsEndOfStream_ButIsConsumed()
     {
         using var pair = SocketPair.Create(SocketType.Seqpacket);
@@ -122,7 +124,7 @@ public class ZeroBytesTests
 
     [Theory]
     [InlineData(SocketType.Dgram)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task ReceiveFd_OfADescriptorOnNoDataByte_ClosesItAndThrowsIOException(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -147,7 +149,7 @@ public class ZeroBytesTests
 
     [Theory]
     [InlineData(SocketType.Stream)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task ReceiveFds_AtEndOfStream_ReturnsZeroZero(SocketType type)
     {
         using var pair = SocketPair.Create(type);
@@ -162,7 +164,7 @@ public class ZeroBytesTests
 
     [Theory]
     [InlineData(SocketType.Stream)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task ReceiveFd_AndReceiveSocket_AtEndOfStream_ThrowEndOfStreamException(SocketType type)
     {
         using var pair = SocketPair.Create(type);

@@ -18,14 +18,6 @@ public enum Api
 /// </summary>
 internal static class FdApi
 {
-    public static TheoryData<Api> Both() => new(Api.Sync, Api.Async);
-
-    /// <summary>Every socket type crossed with both forms.</summary>
-    public static TheoryData<SocketType, Api> AllTypesBoth() => Cross(SocketType.Stream, SocketType.Dgram, SocketType.Seqpacket);
-
-    /// <summary>The message socket types (datagram, seqpacket) crossed with both forms.</summary>
-    public static TheoryData<SocketType, Api> MessageTypesBoth() => Cross(SocketType.Dgram, SocketType.Seqpacket);
-
     public static async Task<FdReceiveResult> ReceiveFds(this Socket socket, Api api, Memory<byte> data, SafeFileHandle?[] fds) =>
         api == Api.Sync ? socket.ReceiveFds(data.Span, fds) : await socket.ReceiveFdsAsync(data, fds);
 
@@ -57,17 +49,5 @@ internal static class FdApi
         {
             await socket.SendFdAsync(fd);
         }
-    }
-
-    private static TheoryData<SocketType, Api> Cross(params SocketType[] types)
-    {
-        var data = new TheoryData<SocketType, Api>();
-        foreach (SocketType type in types)
-        {
-            data.Add(type, Api.Sync);
-            data.Add(type, Api.Async);
-        }
-
-        return data;
     }
 }

@@ -3,9 +3,10 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Text;
-using AsyncSendFd.Native.Interop;
 using AsyncSendFd.Native.Interop.Unix;
+using AsyncSendFd.Native.Interop;
 using Xunit.Abstractions;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
@@ -15,6 +16,7 @@ namespace AsyncSendFd.Tests.Support;
 /// Compiles, once per test run, a C program that prints the Linux facts the C# bindings claim,
 /// and holds its output as "key value" pairs.
 /// </summary>
+[SupportedOSPlatform("linux")]
 public sealed class LinuxCHeaderFacts : IDisposable
 {
     /// <summary>The C# structs measured, with the C type each one mirrors (field names are the C names).</summary>

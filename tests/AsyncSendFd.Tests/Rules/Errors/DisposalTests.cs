@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Native.Interop.Unix;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
@@ -89,7 +90,7 @@ public sealed class DisposalTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData(SocketType.Dgram)]
-    [InlineData(SocketType.Seqpacket)]
+    [LinuxInlineData(SocketType.Seqpacket)]
     public async Task Dispose_UnderAWaitingReceiveOnAMessageSocket_ReturnsAtOnceAndTheReceiveThrowsObjectDisposed(SocketType type)
     {
         // .NET shuts down only stream sockets on Dispose; a datagram socket's waiting receive got no wake-up at all.
@@ -151,8 +152,8 @@ public sealed class DisposalTests(ITestOutputHelper output)
             }
 
             int* fds = stackalloc int[2];
-            Assert.Equal(0, LibC.socketpair(Linux.LibC.AF_UNIX, Linux.LibC.SOCK_STREAM, 0, fds));
-            Assert.Equal(0, LibC.fcntl(fds[0], Linux.LibC.F_GETFD, 0) & Linux.LibC.FD_CLOEXEC);
+            Assert.Equal(0, LibC.socketpair(TestLibC.AF_UNIX, TestLibC.SOCK_STREAM, 0, fds));
+            Assert.Equal(0, LibC.fcntl(fds[0], TestLibC.F_GETFD, 0) & TestLibC.FD_CLOEXEC);
             var peer = new Socket(new SafeSocketHandle(fds[1], ownsHandle: true));
             return kind == SocketKind.Inherited
                 ? new Endpoints(new Socket(new SafeSocketHandle(fds[0], ownsHandle: true)), peer, -1)
@@ -170,7 +171,8 @@ public sealed class DisposalTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // seqpacket
+    [LinuxFact]
     public async Task DisposingTheSocket_WhileReceiveFdsAsyncAndReceiveSocketAsyncWait_EndsBoth()
     {
         using var pair = SocketPair.Create(SocketType.Seqpacket);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
@@ -13,13 +14,14 @@ namespace AsyncSendFd.Tests.Rules.Errors;
 /// per-thread, so the rest of the test host keeps them and the limit is never lowered).
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
+[SupportedOSPlatform("linux")] // the kernel's in-flight limit, capabilities, seqpacket
 public class InFlightLimitTests(ITestOutputHelper output)
 {
     private const int CapSysAdmin = 21;
     private const int CapSysResource = 24;
     private const int Etoomanyrefs = 109;
 
-    [Fact]
+    [LinuxFact]
     public void SenderBeyondItsInFlightLimit_SendFdsThrowsSocketException_AndEverySuccessfulSendIsReceived()
     {
         using var pair = SocketPair.Create(SocketType.Seqpacket);

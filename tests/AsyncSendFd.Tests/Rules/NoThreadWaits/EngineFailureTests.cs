@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Internal;
 using AsyncSendFd.Tests.Support;
@@ -13,9 +14,10 @@ namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
 /// wait hung, and cached a failed start for the life of the process.
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
+[SupportedOSPlatform("linux")] // drives the epoll backend
 public sealed class EngineFailureTests
 {
-    [Fact]
+    [LinuxFact]
     public async Task WaitFailure_ReachesTheWaiterAsItsErrno_AndTheThreadStops()
     {
         var backend = new FailingBackend();
@@ -35,7 +37,7 @@ public sealed class EngineFailureTests
         Assert.Equal(waitsAfterFailure, backend.Waits); // the thread left; it does not spin on the error
     }
 
-    [Fact]
+    [LinuxFact]
     public async Task AfterAFailure_TheNextWait_StartsANewEngine()
     {
         int created = 0;
@@ -61,7 +63,7 @@ public sealed class EngineFailureTests
         Assert.Equal(2, created);
     }
 
-    [Fact]
+    [LinuxFact]
     public async Task AFailedStart_IsNotCached_TheNextWaitStartsTheEngine()
     {
         var host = new EngineHost(EngineHost.CreatePlatformBackend, inlineCompletions: false);

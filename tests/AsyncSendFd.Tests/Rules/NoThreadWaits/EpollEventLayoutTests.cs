@@ -1,4 +1,6 @@
+using System.Runtime.Versioning;
 using AsyncSendFd.Engine;
+using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
@@ -7,9 +9,10 @@ namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
 /// The engine's reading of struct epoll_event. LinuxLayoutTests checks the struct of this machine's architecture
 /// against the C compiler; these check that the engine's table agrees with both structs.
 /// </summary>
+[SupportedOSPlatform("linux")] // epoll
 public sealed unsafe class EpollEventLayoutTests
 {
-    [Fact]
+    [LinuxFact]
     public void Layouts_MatchTheInteropStructs()
     {
         Assert.Equal(sizeof(Linux.epoll_event_packed), EpollEventLayout.Packed.Size);
@@ -20,7 +23,7 @@ public sealed unsafe class EpollEventLayoutTests
         Assert.Equal(EpollEventLayout.Aligned.DataOffset, (int)((byte*)&aligned.data - (byte*)&aligned));
     }
 
-    [Fact]
+    [LinuxFact]
     public void WriteThenRead_RoundTripsEveryEventOfAnArray()
     {
         byte* array = stackalloc byte[3 * 16];
@@ -38,7 +41,7 @@ public sealed unsafe class EpollEventLayoutTests
         }
     }
 
-    [Theory]
+    [LinuxTheory]
     [InlineData((int)Interest.Read, Linux.LibC.EPOLLIN | Linux.LibC.EPOLLONESHOT)]
     [InlineData((int)Interest.Write, Linux.LibC.EPOLLOUT | Linux.LibC.EPOLLONESHOT)]
     [InlineData((int)Interest.Both, Linux.LibC.EPOLLIN | Linux.LibC.EPOLLOUT | Linux.LibC.EPOLLONESHOT)]
@@ -49,7 +52,7 @@ public sealed unsafe class EpollEventLayoutTests
         Assert.Equal(0u, EpollEventLayout.EventsFor(interest) & Linux.LibC.EPOLLET);
     }
 
-    [Theory]
+    [LinuxTheory]
     [InlineData(Linux.LibC.EPOLLIN, (int)Interest.Read)]
     [InlineData(Linux.LibC.EPOLLRDHUP, (int)Interest.Read)]
     [InlineData(Linux.LibC.EPOLLOUT, (int)Interest.Write)]
