@@ -142,24 +142,28 @@ public class SendReceiveTests
     }
 
     [Theory]
-    [InlineData(SocketType.Stream)]
-    [InlineData(SocketType.Dgram)]
-    [LinuxInlineData(SocketType.Seqpacket)]
-    public void SendFds_WithExactlyMaxFdsPerMessage_DeliversAllOfThem(SocketType type)
+    [InlineData(SocketType.Stream, Api.Sync)]
+    [InlineData(SocketType.Stream, Api.Async)]
+    [InlineData(SocketType.Dgram, Api.Sync)]
+    [InlineData(SocketType.Dgram, Api.Async)]
+    [LinuxInlineData(SocketType.Seqpacket, Api.Sync)]
+    [LinuxInlineData(SocketType.Seqpacket, Api.Async)]
+    public async Task SendFds_WithExactlyMaxFdsPerMessage_DeliversAllOfThem(SocketType type, Api api)
     {
         Assert.Equal(252, SocketFdExtensions.MaxFdsPerMessage);
         using var pair = SocketPair.Create(type);
         using var pipe = Pipe.Create();
         SafeHandle[] fds = [.. Enumerable.Repeat<SafeHandle>(pipe.Write, SocketFdExtensions.MaxFdsPerMessage)];
 
-        pair.Left.SendFds("max"u8, fds);
+        await pair.Left.SendFds(api, "max"u8.ToArray(), fds).WaitAsync(Guard);
 
         var data = new byte[16];
         var slots = new SafeFileHandle?[SocketFdExtensions.MaxFdsPerMessage];
-        FdReceiveResult result = pair.Right.ReceiveFds(data, slots);
+        FdReceiveResult result = await pair.Right.ReceiveFds(api, data, slots).WaitAsync(Guard);
         try
         {
             Assert.Equal(new FdReceiveResult(3, SocketFdExtensions.MaxFdsPerMessage), result);
+            Assert.Equal("max"u8.ToArray(), data[..3]);
             string target = Descriptors.Target(pipe.Write);
             Assert.All(slots, slot => Assert.Equal(target, Descriptors.Target(slot!)));
             Assert.Equal(SocketFdExtensions.MaxFdsPerMessage, slots.Select(s => s!.DangerousGetHandle()).Distinct().Count());
@@ -170,69 +174,27 @@ public class SendReceiveTests
         }
     }
 
-    [Fact]
-    public async Task SendFdsAsync_WithExactlyMaxFdsPerMessage_DeliversAllOfThem()
-    {
-        using var pair = SocketPair.Create();
-        using var pipe = Pipe.Create();
-        SafeHandle[] fds = [.. Enumerable.Repeat<SafeHandle>(pipe.Write, SocketFdExtensions.MaxFdsPerMessage)];
-
-        await pair.Left.SendFdsAsync(new byte[] { 42 }, fds);
-
-        var data = new byte[16];
-        var slots = new SafeFileHandle?[SocketFdExtensions.MaxFdsPerMessage];
-        FdReceiveResult result = await pair.Right.ReceiveFdsAsync(data, slots).AsTask().WaitAsync(Guard);
-        try
-        {
-            Assert.Equal(new FdReceiveResult(1, SocketFdExtensions.MaxFdsPerMessage), result);
-            Assert.Equal(42, data[0]);
-        }
-        finally
-        {
-            Descriptors.DisposeAll(slots);
-        }
-    }
-
     [Theory]
-    [InlineData(SocketType.Dgram)]
-    [LinuxInlineData(SocketType.Seqpacket)]
-    public void SendFds_WithEmptyDataOnMessageSockets_DeliversTheDescriptors(SocketType type)
+    [InlineData(SocketType.Dgram, Api.Sync)]
+    [InlineData(SocketType.Dgram, Api.Async)]
+    [LinuxInlineData(SocketType.Seqpacket, Api.Sync)]
+    [LinuxInlineData(SocketType.Seqpacket, Api.Async)]
+    public async Task SendFds_WithEmptyDataOnMessageSockets_DeliversTheDescriptors(SocketType type, Api api)
     {
         using var pair = SocketPair.Create(type);
         using SafeFileHandle file = Descriptors.TempFile("empty message");
 
-        pair.Left.SendFds([], [file, file]);
+        await pair.Left.SendFds(api, ReadOnlyMemory<byte>.Empty, [file, file]).WaitAsync(Guard);
 
         var data = new byte[16];
         var slots = new SafeFileHandle?[4];
-        FdReceiveResult result = pair.Right.ReceiveFds(data, slots);
+        FdReceiveResult result = await pair.Right.ReceiveFds(api, data, slots).WaitAsync(Guard);
         try
         {
             Assert.Equal(new FdReceiveResult(0, 2), result);
-            Assert.Equal("empty message", Descriptors.ReadAll(slots[1]!));
-        }
-        finally
-        {
-            Descriptors.DisposeAll(slots);
-        }
-    }
-
-    [Theory]
-    [InlineData(SocketType.Dgram)]
-    [LinuxInlineData(SocketType.Seqpacket)]
-    public async Task SendFdsAsync_WithEmptyDataOnMessageSockets_DeliversTheDescriptors(SocketType type)
-    {
-        using var pair = SocketPair.Create(type);
-        using SafeFileHandle file = Descriptors.TempFile("empty async");
-
-        await pair.Left.SendFdsAsync(ReadOnlyMemory<byte>.Empty, new SafeHandle[] { file });
-
-        var slots = new SafeFileHandle?[4];
-        FdReceiveResult result = await pair.Right.ReceiveFdsAsync(new byte[16], slots).AsTask().WaitAsync(Guard);
-        try
-        {
-            Assert.Equal(new FdReceiveResult(0, 1), result);
-            Assert.Equal("empty async", Descriptors.ReadAll(slots[0]!));
+            Assert.Equal("empty message", Descriptors.ReadAll(slots[0]!));
+            Assert.Equal(Descriptors.Target(file), Descriptors.Target(slots[1]!));
+            Assert.All(slots[2..], Assert.Null);
         }
         finally
         {
