@@ -5,8 +5,8 @@ using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 using static AsyncSendFd.Tests.Support.Timeouts;
+using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Features;
 

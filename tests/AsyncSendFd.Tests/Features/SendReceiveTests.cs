@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Features;

@@ -7,7 +7,6 @@ using System.Text;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Rules;

@@ -5,8 +5,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
-using AsyncSendFd.Native.Interop.Unix;
 using AsyncSendFd.Native.Interop;
+using AsyncSendFd.Native.Interop.Unix;
 using Xunit.Abstractions;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 

@@ -5,7 +5,6 @@ using AsyncSendFd.Native.Interop.Unix;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using Xunit.Abstractions;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Rules.Errors;

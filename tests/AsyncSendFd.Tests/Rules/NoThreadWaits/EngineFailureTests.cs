@@ -3,8 +3,8 @@ using System.Runtime.Versioning;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Internal;
 using AsyncSendFd.Tests.Support;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 using static AsyncSendFd.Tests.Support.Timeouts;
+using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
 
