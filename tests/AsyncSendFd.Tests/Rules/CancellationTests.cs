@@ -9,8 +9,8 @@ using static AsyncSendFd.Tests.Support.Timeouts;
 namespace AsyncSendFd.Tests.Rules;
 
 /// <summary>
-/// README rule "Cancellation": a canceled receive leaves its message in the socket; a canceled send either writes nothing or completes its
-/// message; either way the stream stays whole.
+/// README rule "Cancellation": a canceled receive leaves its message in the socket; a canceled send either writes
+/// nothing or completes its message; either way the stream stays whole.
 /// </summary>
 public class CancellationTests(ITestOutputHelper output)
 {

@@ -13,7 +13,8 @@ namespace AsyncSendFd.Tests.Rules;
 
 /// <summary>
 /// README rule "Messages stay whole": concurrent sends never interleave bytes, concurrent receives never split a
-/// message, a partial write is finished without control data, and a receive stops where a descriptor-carrying send ends.
+/// message, a partial write is finished without control data, and a receive stops where a descriptor-carrying send
+/// ends.
 /// </summary>
 public class WholeMessagesTests
 {

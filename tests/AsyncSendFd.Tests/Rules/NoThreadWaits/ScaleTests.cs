@@ -21,6 +21,8 @@ public sealed class ScaleTests(ITestOutputHelper output)
     public async Task NineThousandIdleWaiters_DoNotSlowAWorkingPair_AndAllEndWhenCanceled()
     {
         using NoFileLimit limit = NoFileLimit.AtLeast(20_000);
+        ulong soft = TestNative.GetNoFileLimit().Soft; // macOS may clamp the limit to kern.maxfilesperproc
+        Assert.True(soft >= (2 * IdleWaiters) + 1024, $"precondition: RLIMIT_NOFILE {soft} is too low for {IdleWaiters} idle pairs");
         var idle = new List<SocketPair>(IdleWaiters);
         var waits = new List<Task<SafeFileHandle>>(IdleWaiters);
         using var cancel = new CancellationTokenSource();
