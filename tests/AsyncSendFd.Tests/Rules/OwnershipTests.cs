@@ -17,30 +17,19 @@ namespace AsyncSendFd.Tests.Rules;
 /// </summary>
 public class OwnershipTests
 {
-    [Fact]
-    public void SendFd_LeavesTheHandleOpen_AndDisposeStillClosesItAtOnce()
+    [Theory]
+    [InlineData(Api.Sync)]
+    [InlineData(Api.Async)]
+    public async Task SendFd_LeavesTheHandleOpen_AndDisposeStillClosesItAtOnce(Api api)
     {
         using var pair = SocketPair.Create();
         using var pipe = Pipe.Create();
         var handle = new TrackingHandle(pipe.Write);
 
-        pair.Left.SendFd(handle);
+        await pair.Left.SendFd(api, handle).WaitAsync(Guard);
 
         AssertOpenAndUnreferenced(handle);
-        pair.Right.ReceiveFd().Dispose();
-    }
-
-    [Fact]
-    public async Task SendFdAsync_LeavesTheHandleOpen_AndDisposeStillClosesItAtOnce()
-    {
-        using var pair = SocketPair.Create();
-        using var pipe = Pipe.Create();
-        var handle = new TrackingHandle(pipe.Write);
-
-        await pair.Left.SendFdAsync(handle);
-
-        AssertOpenAndUnreferenced(handle);
-        (await pair.Right.ReceiveFdAsync().AsTask().WaitAsync(Guard)).Dispose();
+        (await pair.Right.ReceiveFd(api).WaitAsync(Guard)).Dispose();
     }
 
     [Fact]
