@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Native.Interop;
+using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Interop;
@@ -10,15 +12,9 @@ namespace AsyncSendFd.Tests.Interop;
 /// </summary>
 public sealed class CmsgMathTests
 {
-    internal static ControlMessageLayout LayoutNamed(string name) => name switch
-    {
-        "Linux64" => ControlMessageLayout.Linux64,
-        "Linux32" => ControlMessageLayout.Linux32,
-        "Darwin" => ControlMessageLayout.Darwin,
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
-    };
+    private static ControlMessageLayout LayoutNamed(string name) => ControlBuffer.Layout(name);
 
-    public static TheoryData<string> Layouts() => new("Linux64", "Linux32", "Darwin");
+    public static TheoryData<string> Layouts() => ControlBuffer.LayoutNames();
 
     public static TheoryData<string, int> LayoutsAndCounts()
     {
@@ -129,7 +125,8 @@ public sealed class CmsgMathTests
         Assert.Equal(24, writer.BytesWritten);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgWalk_OverTwoMessages_FindsBothThenStops()
     {
         ControlMessageLayout layout = Linux.LibC.ControlMessageLayout;
@@ -158,7 +155,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, second) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgFirstHdr_WhenControlIsShorterThanAHeader_ReturnsNull()
     {
         byte* control = stackalloc byte[16];
@@ -170,7 +168,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_FIRSTHDR(&msg) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgNxtHdr_WhenCmsgLenIsShorterThanAHeader_ReturnsNull()
     {
         byte* control = stackalloc byte[64];
@@ -185,7 +184,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, first) == null);
     }
 
-    [Theory]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxTheory]
     [InlineData(ulong.MaxValue)]
     [InlineData(ulong.MaxValue - 15)]
     [InlineData(ulong.MaxValue - 63)]
@@ -203,7 +203,8 @@ public sealed class CmsgMathTests
         Assert.True(Linux.LibC.CMSG_NXTHDR(&msg, first) == null);
     }
 
-    [Fact]
+    [SupportedOSPlatform("linux")] // the Linux CMSG_* functions
+    [LinuxFact]
     public unsafe void LinuxCmsgNxtHdr_WhenNextCmsgLenRunsPastTheBuffer_ReturnsNull()
     {
         byte* control = stackalloc byte[64];

@@ -1,19 +1,18 @@
 using System.Runtime.InteropServices;
 using AsyncSendFd.Native.Interop;
+using AsyncSendFd.Tests.Support;
+using static AsyncSendFd.Tests.Support.ControlBuffer;
 
 namespace AsyncSendFd.Tests.Interop;
 
 /// <summary>
 /// <see cref="ControlMessageReader"/> against hostile and edge-case buffers, and <see cref="ControlMessageWriter"/>
-/// round trips, in the Linux 64-bit, Linux 32-bit and macOS layouts. Buffers are built byte by byte so the
-/// reader is not only checked against the writer.
+/// round trips, in the Linux 64-bit, Linux 32-bit and macOS layouts. Buffers are built byte by byte (Support/ControlBuffer)
+/// so the reader is not only checked against the writer.
 /// </summary>
 public sealed class ControlMessageReaderTests
 {
-    private const int ScmCredentials = 2; // Linux SCM_CREDENTIALS, the type SO_PASSCRED adds to every message.
-    private const int UcredSize = 12;
-
-    public static TheoryData<string> Layouts() => CmsgMathTests.Layouts();
+    public static TheoryData<string> Layouts() => ControlBuffer.LayoutNames();
 
     public static TheoryData<string, ulong> HugeLengths() => new()
     {
@@ -32,7 +31,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenBufferIsEmpty_ReturnsNothingAndIsNotMalformed(string layoutName)
     {
-        var reader = new ControlMessageReader([], CmsgMathTests.LayoutNamed(layoutName));
+        var reader = new ControlMessageReader([], ControlBuffer.Layout(layoutName));
 
         Assert.False(reader.TryReadNext(out _));
         Assert.False(reader.IsMalformed);
@@ -43,9 +42,8 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenCmsgLenIsZero_StopsAndFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
-        byte[] buffer = new byte[layout.SpaceForDescriptors(2)];
-        PutHeader(buffer, layout, 0, layout.SocketLevel, layout.RightsType);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
+        byte[] buffer = new ControlBuffer(layout).RightsHeader(0).PadTo(layout.SpaceForDescriptors(2)).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -59,11 +57,10 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenCmsgLenIsSmallerThanTheHeader_StopsAndFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         for (int declared = 1; declared < layout.HeaderSize; declared++)
         {
-            byte[] buffer = new byte[64];
-            PutHeader(buffer, layout, (ulong)declared, layout.SocketLevel, layout.RightsType);
+            byte[] buffer = new ControlBuffer(layout).RightsHeader((ulong)declared).PadTo(64).ToArray();
 
             var reader = new ControlMessageReader(buffer, layout);
 
@@ -76,13 +73,10 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenCmsgLenIsLargerThanTheBuffer_ReturnsItOnceTruncatedWithDataClippedAndFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         // The header claims four descriptors; the buffer (msg_controllen) holds two and a half.
-        byte[] buffer = new byte[layout.HeaderSize + 10];
-        PutHeader(buffer, layout, (ulong)layout.Length(16), layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(layout.HeaderSize), 11, 12);
-        buffer[^2] = 0x7F;
-        buffer[^1] = 0x7F;
+        byte[] buffer = new ControlBuffer(layout).RightsHeader((ulong)layout.Length(16)).Ints(11, 12).Bytes(0x7F, 2).ToArray();
+        Assert.Equal(layout.HeaderSize + 10, buffer.Length);
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -103,7 +97,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenFewerBytesThanAHeaderRemain_StopsAndFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         for (int size = 1; size < layout.HeaderSize; size++)
         {
             byte[] buffer = new byte[size];
@@ -120,11 +114,9 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenTrailingBytesAfterAValidMessageAreShorterThanAHeader_ReturnsTheMessageThenFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         int space = layout.SpaceForDescriptors(1);
-        byte[] buffer = new byte[space + layout.HeaderSize - 1];
-        PutHeader(buffer, layout, (ulong)layout.Length(4), layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(layout.HeaderSize), 9);
+        byte[] buffer = new ControlBuffer(layout).Rights(9).PadTo(space + layout.HeaderSize - 1).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -141,13 +133,9 @@ public sealed class ControlMessageReaderTests
     public void Reader_WhenCredentialsPrecedeRights_ReturnsBothInOrderAtCmsgSpaceOffsets(string layoutName)
     {
         // What Linux delivers when SO_PASSCRED is on: SCM_CREDENTIALS (a 12-byte struct ucred) first, then SCM_RIGHTS.
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
-        int credentialsSpace = layout.Space(UcredSize);
-        byte[] buffer = new byte[credentialsSpace + layout.SpaceForDescriptors(3)];
-        PutHeader(buffer, layout, (ulong)layout.Length(UcredSize), layout.SocketLevel, ScmCredentials);
-        PutInts(buffer.AsSpan(layout.HeaderSize), 4242, 1000, 100);
-        PutHeader(buffer.AsSpan(credentialsSpace), layout, (ulong)layout.Length(12), layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(credentialsSpace + layout.HeaderSize), 20, 21, 22);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
+        byte[] buffer = new ControlBuffer(layout).Credentials(4242, 1000, 100).Rights(20, 21, 22).ToArray();
+        Assert.Equal(layout.Space(UcredSize) + layout.SpaceForDescriptors(3), buffer.Length);
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -172,10 +160,7 @@ public sealed class ControlMessageReaderTests
     public void Reader_OnLinux64_FindsRightsAfterCredentialsAtOffset32()
     {
         ControlMessageLayout layout = ControlMessageLayout.Linux64;
-        byte[] buffer = new byte[32 + 24];
-        PutHeader(buffer, layout, 28, 1, ScmCredentials);
-        PutHeader(buffer.AsSpan(32), layout, 20, 1, 1);
-        PutInts(buffer.AsSpan(48), 77);
+        byte[] buffer = new ControlBuffer(layout).Header(28, 1, ScmCredentials).PadTo(32).Header(20, 1, 1).Ints(77).PadTo(32 + 24).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -191,13 +176,14 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenTheLastMessageOmitsTrailingPadding_ReadsItAndEndsCleanly(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         int firstSpace = layout.Space(UcredSize);
         // Credentials padded to CMSG_SPACE, then one descriptor ending exactly at CMSG_LEN (20 bytes on Linux64, not 24).
-        byte[] buffer = new byte[firstSpace + layout.Length(4)];
-        PutHeader(buffer, layout, (ulong)layout.Length(UcredSize), layout.SocketLevel, ScmCredentials);
-        PutHeader(buffer.AsSpan(firstSpace), layout, (ulong)layout.Length(4), layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(firstSpace + layout.HeaderSize), 31);
+        byte[] buffer = new ControlBuffer(layout)
+            .Header((ulong)layout.Length(UcredSize), layout.SocketLevel, ScmCredentials).PadTo(firstSpace)
+            .RightsHeader((ulong)layout.Length(4)).Ints(31)
+            .ToArray();
+        Assert.Equal(firstSpace + layout.Length(4), buffer.Length);
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -213,9 +199,8 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenCmsgLenIsExactlyTheHeader_ReturnsAnEmptyMessage(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
-        byte[] buffer = new byte[layout.HeaderSize];
-        PutHeader(buffer, layout, (ulong)layout.HeaderSize, layout.SocketLevel, layout.RightsType);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
+        byte[] buffer = new ControlBuffer(layout).RightsHeader((ulong)layout.HeaderSize).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -230,10 +215,8 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(HugeLengths))]
     public void Reader_WhenCmsgLenIsHuge_ReturnsTheMessageOnceTruncatedAndFlagsMalformed(string layoutName, ulong declared)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
-        byte[] buffer = new byte[layout.SpaceForDescriptors(2)];
-        PutHeader(buffer, layout, declared, layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(layout.HeaderSize), 3, 4);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
+        byte[] buffer = new ControlBuffer(layout).RightsHeader(declared).Ints(3, 4).PadTo(layout.SpaceForDescriptors(2)).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -249,12 +232,9 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Reader_WhenABadHeaderFollowsAGoodOne_ReturnsTheGoodOneThenFlagsMalformed(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         int space = layout.SpaceForDescriptors(1);
-        byte[] buffer = new byte[space * 2];
-        PutHeader(buffer, layout, (ulong)layout.Length(4), layout.SocketLevel, layout.RightsType);
-        PutInts(buffer.AsSpan(layout.HeaderSize), 5);
-        PutHeader(buffer.AsSpan(space), layout, 0, layout.SocketLevel, layout.RightsType);
+        byte[] buffer = new ControlBuffer(layout).Rights(5).RightsHeader(0).PadTo(space * 2).ToArray();
 
         var reader = new ControlMessageReader(buffer, layout);
 
@@ -269,7 +249,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Writer_ThenReader_ForEveryCountFrom0To252_ReturnsTheSameDescriptors(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         Span<byte> buffer = stackalloc byte[layout.SpaceForDescriptors(252)];
         for (int n = 0; n <= 252; n++)
         {
@@ -293,7 +273,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Writer_WhenTheBufferIsOneByteTooSmall_ThrowsArgumentExceptionAndWritesNothing(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         foreach (int n in new[] { 0, 1, 3, 252 })
         {
             byte[] buffer = new byte[layout.SpaceForDescriptors(n) - 1];
@@ -315,7 +295,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Writer_WhenASecondMessageDoesNotFit_ThrowsAndKeepsTheFirst(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         byte[] buffer = new byte[layout.SpaceForDescriptors(1) + layout.SpaceForDescriptors(2) - 1];
         int written = -1;
 
@@ -337,7 +317,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Writer_ZeroesEveryPaddingByte_AndTouchesNothingPastCmsgSpace(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         for (int dataLength = 0; dataLength <= 2 * layout.Alignment + 1; dataLength++)
         {
             byte[] buffer = new byte[128];
@@ -365,7 +345,7 @@ public sealed class ControlMessageReaderTests
     [MemberData(nameof(Layouts))]
     public void Writer_PutsTheSecondMessageAtTheFirstOnesCmsgSpace(string layoutName)
     {
-        ControlMessageLayout layout = CmsgMathTests.LayoutNamed(layoutName);
+        ControlMessageLayout layout = ControlBuffer.Layout(layoutName);
         byte[] buffer = new byte[256];
         var writer = new ControlMessageWriter(buffer, layout);
 
@@ -382,22 +362,4 @@ public sealed class ControlMessageReaderTests
         Assert.False(reader.TryReadNext(out _));
         Assert.False(reader.IsMalformed);
     }
-
-    private static void PutHeader(Span<byte> at, ControlMessageLayout layout, ulong cmsgLen, int level, int type)
-    {
-        if (layout.LengthSize == sizeof(ulong))
-        {
-            MemoryMarshal.Write(at, cmsgLen);
-        }
-        else
-        {
-            MemoryMarshal.Write(at, checked((uint)cmsgLen));
-        }
-
-        MemoryMarshal.Write(at[layout.LevelOffset..], level);
-        MemoryMarshal.Write(at[layout.TypeOffset..], type);
-    }
-
-    private static void PutInts(Span<byte> at, params int[] values) =>
-        MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(at);
 }

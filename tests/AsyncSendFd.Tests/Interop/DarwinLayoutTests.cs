@@ -1,5 +1,5 @@
-// The Darwin types are marked [SupportedOSPlatform("macos")]. These tests only measure their layout and read
-// their constant values on Linux; nothing here calls into macOS, so the platform analyzer's warning does not apply.
+// The Darwin types are marked [SupportedOSPlatform("macos")]. These tests only measure their layout and read their
+// constant values, on Linux as on macOS; nothing here calls into macOS, so the platform analyzer's warning does not apply.
 #pragma warning disable CA1416
 
 using System.Globalization;

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using AsyncSendFd.Native.Interop;
 using AsyncSendFd.Tests.Support;
 using Linux = AsyncSendFd.Native.Interop.Linux;
@@ -19,12 +20,13 @@ public sealed class InteropDescriptorCountCollection
 /// recvmsg, msghdr, and the control message writer and reader. Nothing from the managed library is involved.
 /// </summary>
 [Collection(InteropDescriptorCountCollection.Name)]
+[SupportedOSPlatform("linux")] // sendmsg/recvmsg with the Linux msghdr and MSG_CMSG_CLOEXEC
 public sealed unsafe class RawRoundTripTests
 {
     private const int OCloexec = 0x80000; // 02000000 octal, as /proc/self/fdinfo prints it
     private const int OAccmode = 0x3;
 
-    [Theory]
+    [LinuxTheory]
     [InlineData(1)]
     [InlineData(252)]
     public void SendmsgThenRecvmsgWithCmsgCloexec_PassesNDescriptors_AsCloseOnExecDuplicatesOfTheSameFiles_AndLeaksNone(int n)
@@ -64,7 +66,7 @@ public sealed unsafe class RawRoundTripTests
         Assert.Equal(baseline, Descriptors.CountSettledAt(baseline));
     }
 
-    [Fact]
+    [LinuxFact]
     public void RecvmsgWithoutCmsgCloexec_LeavesTheReceivedDescriptorInheritable()
     {
         var sources = new List<int>();

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace AsyncSendFd.Tests.Support;
 
 /// <summary>The open descriptors of this process and what they point at, to say exactly what leaked.</summary>
@@ -18,20 +16,13 @@ internal sealed class DescriptorSnapshot
     {
         LibraryWarmup.Ensure();
         var targets = new Dictionary<int, string>();
-        foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
+        foreach (int fd in Descriptors.OpenNumbers())
         {
-            try
+            // Null when the descriptor closed between the listing and the read (the listing's own, for one).
+            string? target = Descriptors.TargetOf(fd);
+            if (target is not null && !IsRuntimeFile(target))
             {
-                // Null when the descriptor closed between the listing and the read: it was not open after all.
-                string? target = new FileInfo(entry).LinkTarget;
-                if (target is not null && !IsRuntimeFile(target))
-                {
-                    targets[int.Parse(Path.GetFileName(entry), CultureInfo.InvariantCulture)] = target;
-                }
-            }
-            catch (IOException)
-            {
-                // closed while listing (the directory's own descriptor, for one)
+                targets[fd] = target;
             }
         }
 

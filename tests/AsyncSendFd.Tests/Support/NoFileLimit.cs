@@ -42,9 +42,9 @@ internal sealed class NoFileLimit : IDisposable
             placeholders.Add(placeholder);
         }
 
-        // Counted now: with the limit down, listing /proc/self/fd may itself find no free number.
+        // Counted now: with the limit down, listing the descriptors may itself find no free number.
         int limit = highest + 1 + freeAboveHighest;
-        int free = limit - Directory.GetFileSystemEntries("/proc/self/fd").Length;
+        int free = limit - Descriptors.OpenNumbers().Count();
         return new NoFileLimit((ulong)limit, placeholders) { FreeNumbers = free };
     }
 

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Native.Interop.Unix;
 using Microsoft.Win32.SafeHandles;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Support;
 
@@ -25,16 +24,30 @@ internal sealed unsafe class Pipe : IDisposable
     public static Pipe Create()
     {
         int* fds = stackalloc int[2];
-        if (TestLibC.pipe2(fds, TestLibC.O_CLOEXEC) != 0)
+        if (OperatingSystem.IsLinux())
         {
-            throw new IOException($"pipe2 failed with errno {Marshal.GetLastPInvokeError()}");
+            if (TestLibC.pipe2(fds, TestLibC.O_CLOEXEC) != 0)
+            {
+                throw new IOException($"pipe2 failed with errno {Marshal.GetLastPInvokeError()}");
+            }
+        }
+        else
+        {
+            // macOS has no pipe2: close-on-exec right after (no test starts a child meanwhile).
+            if (TestLibC.pipe(fds) != 0)
+            {
+                throw new IOException($"pipe failed with errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            _ = LibC.fcntl(fds[0], TestLibC.F_SETFD, TestLibC.FD_CLOEXEC);
+            _ = LibC.fcntl(fds[1], TestLibC.F_SETFD, TestLibC.FD_CLOEXEC);
         }
 
         return new Pipe(new SafeFileHandle(fds[0], ownsHandle: true), new SafeFileHandle(fds[1], ownsHandle: true));
     }
 
     /// <summary>Whether every write end is closed (POLLHUP on the read end), without waiting.</summary>
-    public bool AllWritersClosed() => HasEvent(Read, Linux.LibC.POLLHUP);
+    public bool AllWritersClosed() => HasEvent(Read, TestLibC.POLLHUP);
 
     /// <summary>Writes bytes through a write end (the original or a received copy).</summary>
     public static void WriteAll(SafeHandle writeEnd, ReadOnlySpan<byte> bytes)
@@ -80,5 +93,5 @@ internal sealed unsafe class Pipe : IDisposable
     }
 
     /// <summary>Whether a socket has anything to read (data, a message of any length, or end of stream) right now.</summary>
-    public static bool IsReadable(Socket socket) => HasEvent(socket.SafeHandle, Linux.LibC.POLLIN);
+    public static bool IsReadable(Socket socket) => HasEvent(socket.SafeHandle, TestLibC.POLLIN);
 }

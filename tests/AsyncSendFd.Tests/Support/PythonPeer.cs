@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using static AsyncSendFd.Tests.Support.Timeouts;
 
 namespace AsyncSendFd.Tests.Support;
 
@@ -16,8 +17,6 @@ internal sealed class PythonPeer : IDisposable
         sock.connect(sys.argv[1])
 
         """;
-
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
 
     private readonly Process _process;
     private readonly Task<string> _stderr;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Tests.Support;
 
@@ -16,6 +17,14 @@ namespace AsyncSendFd.Tests.Support;
 internal sealed class RawSendmsgPeer : IDisposable
 {
     /// <summary>Helpers every script can use: <c>rights</c>, <c>creds</c>, <c>marked</c>, <c>good</c>.</summary>
+    /// <summary>Linux SO_PASSCRED: the kernel adds SCM_CREDENTIALS to every message this end receives.</summary>
+    public const int SoPassCred = 16;
+
+    /// <summary>Linux SO_PASSPIDFD (6.5): the kernel installs a pidfd of the sender with every message this end receives.</summary>
+    public const int SoPassPidFd = 76;
+
+    private const int SolSocket = 1;
+
     private const string Prelude = """
         import array, os, socket, struct, sys, time, traceback
 
@@ -102,8 +111,27 @@ internal sealed class RawSendmsgPeer : IDisposable
         return new RawSendmsgPeer(process, directory, errorFile, socket);
     }
 
+    /// <summary>Sets a Linux SOL_SOCKET option on this (the .NET) end before <see cref="Go"/>.</summary>
+    public void EnableOption(int option) => Socket.SetRawSocketOption(SolSocket, option, BitConverter.GetBytes(1));
+
     /// <summary>Lets the script run.</summary>
     public void Go() => Socket.Send("g"u8);
+
+    /// <summary>
+    /// Receives the script's closing <c>good(s)</c> message (one descriptor of a file reading "good"), then end of
+    /// stream, then waits for the script to exit: the connection survived whatever came before.
+    /// </summary>
+    public void AssertGoodMessageThenEnd()
+    {
+        using (SafeFileHandle good = Socket.ReceiveFd())
+        {
+            Assert.Equal("good", TestNative.ReadText(good));
+        }
+
+        var slots = new SafeFileHandle?[4];
+        Assert.Equal(new FdReceiveResult(0, 0), Socket.ReceiveFds(new byte[16], slots));
+        WaitForExit();
+    }
 
     /// <summary>Waits for the script to finish and fails with its traceback if it raised.</summary>
     public void WaitForExit()

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Support;
 
@@ -22,7 +21,7 @@ internal static unsafe class SocketFill
         int fd = (int)socket.SafeHandle.DangerousGetHandle();
         while (true)
         {
-            nint sent = TestLibC.send(fd, chunk, 512, Linux.LibC.MSG_DONTWAIT | Linux.LibC.MSG_NOSIGNAL);
+            nint sent = TestLibC.send(fd, chunk, 512, TestLibC.MSG_DONTWAIT | TestLibC.MSG_NOSIGNAL);
             if (sent > 0)
             {
                 total += (int)sent;
@@ -30,7 +29,7 @@ internal static unsafe class SocketFill
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == Linux.LibC.EAGAIN)
+            if (errno == TestLibC.EAGAIN)
             {
                 return total;
             }

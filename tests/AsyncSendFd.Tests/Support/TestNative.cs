@@ -1,13 +1,16 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Tests.Support;
 
-/// <summary>The few libc calls the reliability tests need that .NET does not expose.</summary>
+/// <summary>The few libc calls the reliability tests need that .NET does not expose (Linux and macOS, capabilities Linux only).</summary>
 internal static unsafe partial class TestNative
 {
-    private const int RlimitNoFile = 7;
     private const uint CapabilityVersion3 = 0x20080522;
+
+    /// <summary>RLIMIT_NOFILE: 7 on Linux, 8 on macOS.</summary>
+    private static int RlimitNoFile => OperatingSystem.IsLinux() ? 7 : 8;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct RLimit
@@ -40,9 +43,11 @@ internal static unsafe partial class TestNative
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setrlimit(int resource, RLimit* limit);
 
+    [SupportedOSPlatform("linux")]
     [LibraryImport("libc", SetLastError = true)]
     private static partial int capget(CapHeader* header, CapData* data);
 
+    [SupportedOSPlatform("linux")]
     [LibraryImport("libc", SetLastError = true)]
     private static partial int capset(CapHeader* header, CapData* data);
 
@@ -87,6 +92,7 @@ internal static unsafe partial class TestNative
     /// Clears capabilities from the effective set of the CALLING THREAD only (the raw capset syscall is
     /// per-thread; glibc's setuid is what broadcasts). Run it on a dedicated thread that ends afterwards.
     /// </summary>
+    [SupportedOSPlatform("linux")]
     public static void DropEffectiveCapabilitiesOfThisThread(params int[] capabilities)
     {
         CapHeader header = default;
@@ -110,6 +116,7 @@ internal static unsafe partial class TestNative
     }
 
     /// <summary>Whether the calling thread has <paramref name="capability"/> in its effective set.</summary>
+    [SupportedOSPlatform("linux")]
     public static bool HasEffectiveCapability(int capability)
     {
         CapHeader header = default;
@@ -119,8 +126,7 @@ internal static unsafe partial class TestNative
     }
 
     /// <summary>The highest open descriptor number of this process.</summary>
-    public static int HighestOpenDescriptor() =>
-        Directory.GetFileSystemEntries("/proc/self/fd").Select(p => int.Parse(Path.GetFileName(p), System.Globalization.CultureInfo.InvariantCulture)).Max();
+    public static int HighestOpenDescriptor() => Descriptors.OpenNumbers().Max();
 
     /// <summary>Opens /dev/null read-only: a cheap descriptor whose identity is easy to check.</summary>
     public static SafeFileHandle OpenDevNull() => File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using AsyncSendFd.Native.Interop.Unix;
-using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Tests.Support;
 
@@ -15,7 +14,7 @@ internal sealed class TrackingHandle : SafeHandle
     public TrackingHandle(SafeHandle original)
         : base(-1, ownsHandle: true)
     {
-        int fd = LibC.fcntl((int)original.DangerousGetHandle(), Linux.LibC.F_DUPFD_CLOEXEC, 0);
+        int fd = LibC.fcntl((int)original.DangerousGetHandle(), TestLibC.F_DUPFD_CLOEXEC, 0);
         if (fd < 0)
         {
             throw new IOException($"F_DUPFD_CLOEXEC failed with errno {Marshal.GetLastPInvokeError()}");
