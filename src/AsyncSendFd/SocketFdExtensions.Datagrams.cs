@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd;
 

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using AsyncSendFd.Receiving;
 using AsyncSendFd.Sending;
 using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd;

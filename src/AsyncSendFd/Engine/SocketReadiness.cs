@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
 
@@ -214,22 +215,23 @@ internal sealed class SocketReadiness
     /// <returns>0, the errno of a failed arm, or -1 when the socket was disposed.</returns>
     private int Rearm(ReadinessEngine engine)
     {
-        bool added = false;
+        HandleLease lease;
         try
         {
-            _socket.DangerousAddRef(ref added);
-            return engine.Backend.Arm((int)_socket.DangerousGetHandle(), _token, _interest, Interest.None, ref _knownToEngine);
+            lease = HandleLease.Of(_socket);
         }
         catch (ObjectDisposedException)
         {
             return -1;
         }
+
+        try
+        {
+            return engine.Backend.Arm(lease.Descriptor, _token, _interest, Interest.None, ref _knownToEngine);
+        }
         finally
         {
-            if (added)
-            {
-                _socket.DangerousRelease();
-            }
+            lease.Release();
         }
     }
 

@@ -117,7 +117,7 @@ internal static class ReceiveLoop
             // Disposing a stream socket under a receive shuts it down: that is not the peer's end of stream.
             if (SocketContext.IsDisposed(socket))
             {
-                throw Exceptions.SocketDisposed();
+                throw HandleLease.SocketDisposed();
             }
 
             result = socket.SocketType == SocketType.Dgram ? TShape.EmptyDatagram() : TShape.AtEndOfStream();

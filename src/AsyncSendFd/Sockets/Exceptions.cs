@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 using AsyncSendFd.Engine;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Sockets;
 
@@ -16,7 +17,7 @@ internal static class Exceptions
     {
         if (SocketContext.IsDisposed(socket))
         {
-            return SocketDisposed();
+            return HandleLease.SocketDisposed();
         }
 
         // new SocketException(int) would read errno as a SocketError; the parameterless one maps it.
@@ -37,8 +38,6 @@ internal static class Exceptions
             throw FromErrno(outcome, socket);
         }
     }
-
-    public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
     public static IOException TooManyDescriptors(int received, int slots) => new(
         $"The message carried {received} descriptors but only {slots} slots were given; all of them were closed.");

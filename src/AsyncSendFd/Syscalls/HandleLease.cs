@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace AsyncSendFd.Sockets;
+namespace AsyncSendFd.Syscalls;
 
 /// <summary>
 /// References on handles, taken once and released once, so a concurrent Dispose cannot close (and let the kernel
@@ -38,7 +38,7 @@ internal struct HandleLease
         }
         catch (ObjectDisposedException)
         {
-            throw Exceptions.SocketDisposed();
+            throw SocketDisposed();
         }
     }
 
@@ -70,6 +70,9 @@ internal struct HandleLease
 
         return lease;
     }
+
+    /// <summary>The exception for a call on a disposed socket, named as <see cref="Socket"/> names itself.</summary>
+    public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
     /// <summary>Writes the leased descriptors' numbers, which stay valid until <see cref="Release"/>.</summary>
     public readonly void WriteDescriptors(Span<int> destination)
