@@ -47,10 +47,22 @@ internal sealed class ReadinessEngine
         thread.UnsafeStart();
     }
 
-    /// <summary>Whether the calling thread is an engine's: a blocking wait there would wait for itself.</summary>
-    public static bool IsEngineThread => t_isEngineThread;
-
     public IReadinessBackend Backend { get; }
+
+    /// <summary>
+    /// Refuses a blocking call on the readiness thread (a continuation run inline): it would wait for itself, and
+    /// every other socket with it. Checked before the call takes its gate or sends a byte.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The calling thread is the readiness thread.</exception>
+    public static void ThrowIfEngineThread()
+    {
+        if (t_isEngineThread)
+        {
+            throw new InvalidOperationException(
+                "A blocking call cannot run on the readiness thread, which runs continuations inline when "
+                + "ASYNCSENDFD_INLINE_COMPLETIONS is set: it would wait for itself. Use the async method there.");
+        }
+    }
 
     public bool InlineCompletions { get; }
 

@@ -55,13 +55,7 @@ internal sealed class SocketReadiness
     /// <exception cref="InvalidOperationException">Called from a continuation that runs on the engine's thread.</exception>
     public void ArmBlocking(Interest direction, int fd)
     {
-        if (ReadinessEngine.IsEngineThread)
-        {
-            throw new InvalidOperationException(
-                "A blocking call cannot wait on the readiness thread, which runs continuations inline when "
-                + "ASYNCSENDFD_INLINE_COMPLETIONS is set: it would wait for itself. Use the async method there.");
-        }
-
+        ReadinessEngine.ThrowIfEngineThread(); // the loops check first; this guards any other caller
         ReadinessWaiter waiter = WaiterFor(direction);
         waiter.Reset(blocking: true, default);
         Arm(waiter, fd);

@@ -20,6 +20,7 @@ internal static class ReceiveLoop
     public static TResult Receive<TShape, TResult>(Socket socket, Span<byte> data, Span<SafeFileHandle?> slots)
         where TShape : IReceiveShape<TResult>
     {
+        ReadinessEngine.ThrowIfEngineThread(); // before the gate, which an async receive waiting on this thread may hold
         SocketContext context = SocketContext.Of(socket);
         context.ReceiveGate.Wait();
         try

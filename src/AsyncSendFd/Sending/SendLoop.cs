@@ -20,6 +20,7 @@ internal static class SendLoop
     {
         try
         {
+            ReadinessEngine.ThrowIfEngineThread(); // before the gate or a byte: either could strand the thread or the stream
             SocketContext context = SocketContext.Of(socket);
             context.SendGate.Wait();
             try
