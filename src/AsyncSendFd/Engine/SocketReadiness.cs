@@ -151,6 +151,8 @@ internal sealed class SocketReadiness
     {
         int errno = _host.TryGetEngine(out ReadinessEngine? current);
         bool canceled = false;
+        Interest orphaned = Interest.None;
+        int orphanedErrno = 0;
         lock (_lock)
         {
             if (waiter.CancelRequested)
@@ -159,9 +161,19 @@ internal sealed class SocketReadiness
             }
             else if (errno == 0)
             {
+                if (_interest != Interest.None && _engine != current && _engine!.HasFailed)
+                {
+                    // The other direction waits on a failed engine whose sweep has not reached it yet: end it now
+                    // with that engine's errno, and start this wait afresh on the running engine.
+                    orphanedErrno = _engine.FailureErrno;
+                    orphaned = TakeLocked(Interest.Both);
+                }
+
                 errno = ArmLocked(waiter.Direction, fd, current!);
             }
         }
+
+        Complete(orphaned, orphanedErrno, runInline: false);
 
         if (canceled)
         {
