@@ -61,6 +61,17 @@ internal static class Command
         return path;
     }
 
+    /// <summary>
+    /// A fresh directory for Unix sockets: /tmp plus a short unique name. A socket path must fit sun_path, 104 bytes on
+    /// macOS (108 on Linux), and macOS's temp directory ($TMPDIR, /var/folders/xx/.../T/) already takes about 50 of them.
+    /// </summary>
+    public static string CreateSocketDirectory(string name)
+    {
+        string path = Path.Combine("/tmp", $"asf-{name}-{Guid.NewGuid().ToString("N")[..8]}");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
     private static string FindRepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

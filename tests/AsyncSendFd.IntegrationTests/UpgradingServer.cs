@@ -20,7 +20,8 @@ internal sealed class UpgradingServer : IDisposable
     private UpgradingServer(string binary, ITestOutputHelper output)
     {
         _output = output;
-        Directory = Command.CreateTempDirectory("kestrelupgrade-run");
+        // The control socket goes in here: a short path, for macOS's 104-byte sun_path.
+        Directory = Command.CreateSocketDirectory("ku");
         PidFile = Path.Combine(Directory, "app.pid");
         Marker = Path.Combine(Directory, "broken-release");
         Url = new Uri($"http://127.0.0.1:{FreePort()}/");
