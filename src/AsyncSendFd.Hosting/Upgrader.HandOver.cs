@@ -325,9 +325,9 @@ public sealed partial class Upgrader
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await channel.SendAsync(message, default, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
-            // The peer is gone or not reading: nothing more to tell it.
+            // The peer is gone or not reading, or stalled midway through a frame (the channel is faulted): nothing more to tell it.
         }
     }
 
