@@ -64,8 +64,7 @@ public sealed class CredentialTests
             seen.Add(peer);
             return false;
         });
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo();
+        using var children = ChildSuccessors.StartedBy(serving);
 
         Task<UpgradeResult> upgrade = serving.Upgrader.UpgradeAsync();
         (FakeSuccessor successor, Socket link) = await children.AcceptAsync();
@@ -92,8 +91,7 @@ public sealed class CredentialTests
     public async Task UpgradeAsync_AnotherUser_IsRefused_UntilAllowed()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo(asUserId: Nobody);
+        using var children = ChildSuccessors.StartedBy(serving, asUserId: Nobody);
 
         // The other user must be able to reach the control socket: the directory is the door, the credentials the lock.
         File.SetUnixFileMode(serving.Directory, (UnixFileMode)Convert.ToInt32("755", 8));

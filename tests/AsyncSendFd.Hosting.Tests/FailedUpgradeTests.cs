@@ -14,8 +14,7 @@ public sealed class FailedUpgradeTests
     public async Task UpgradeAsync_SuccessorNeverReady_FailsAfterReadyTimeout_TellsItToAbort_AndKeepsServing()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(ShortReady);
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo();
+        using var children = ChildSuccessors.StartedBy(serving);
 
         Task<UpgradeResult> upgrade = serving.Upgrader.UpgradeAsync();
         (FakeSuccessor successor, Socket link) = await children.AcceptAsync();
@@ -66,8 +65,7 @@ public sealed class FailedUpgradeTests
     public async Task UpgradeAsync_SuccessorDiesAfterTheOffer_Fails_AndKeepsServing()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo();
+        using var children = ChildSuccessors.StartedBy(serving);
 
         Task<UpgradeResult> upgrade = serving.Upgrader.UpgradeAsync();
         (FakeSuccessor successor, Socket link) = await children.AcceptAsync();
@@ -117,8 +115,7 @@ public sealed class FailedUpgradeTests
     {
         // The control of the tests above: the same harness, a well-behaved child, and the upgrade goes through.
         await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo();
+        using var children = ChildSuccessors.StartedBy(serving);
         await AssertUpgradeWithChildSucceedsAsync(serving, children);
         Assert.False(serving.Upgrader.IsServing);
     }

@@ -97,8 +97,7 @@ public sealed class MalformedSuccessorTests
     public async Task UpgradeAsync_SuccessorStallingMidFrame_FailsAsAResult_AndKeepsServing()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(ShortReady);
-        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
-        serving.Options.SuccessorStartInfo = () => children.StartInfo();
+        using var children = ChildSuccessors.StartedBy(serving);
 
         Task<UpgradeResult> upgrade = serving.Upgrader.UpgradeAsync();
         (FakeSuccessor successor, Socket link) = await children.AcceptAsync();

@@ -43,6 +43,14 @@ internal sealed class ChildSuccessors : IDisposable
     }
 
     /// <summary>What the upgrader starts: a child that connects as this user, or as <paramref name="asUserId"/> (root only).</summary>
+    /// <summary>Children started by <paramref name="serving"/>'s upgrades, as <paramref name="asUserId"/> when not -1.</summary>
+    public static ChildSuccessors StartedBy(ServingGeneration serving, int asUserId = -1)
+    {
+        var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
+        serving.Options.SuccessorStartInfo = () => children.StartInfo(asUserId);
+        return children;
+    }
+
     public ProcessStartInfo StartInfo(int asUserId = -1)
     {
         var start = new ProcessStartInfo(s_python.Value) { UseShellExecute = false };
