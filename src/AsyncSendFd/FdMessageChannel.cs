@@ -125,7 +125,11 @@ public sealed class FdMessageChannel
     /// <exception cref="SocketException">The receive failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled; if the frame had started, the channel is now faulted.</exception>
     /// <exception cref="InvalidOperationException">An earlier frame was abandoned midway: the channel is faulted.</exception>
-    /// <remarks>Every exception thrown after the frame's first byte arrived faults the channel.</remarks>
+    /// <remarks>
+    /// Every exception thrown after the frame's first byte arrived faults the channel, and so does a frame refused on its
+    /// first read (its control data truncated because this process was out of descriptors): the refused read consumed
+    /// bytes of the frame, so the stream is out of step.
+    /// </remarks>
     public async ValueTask<FdMessage?> ReceiveAsync(CancellationToken cancellationToken = default)
     {
         await _receiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -176,9 +180,10 @@ public sealed class FdMessageChannel
             fds.Clear();
             return message;
         }
-        catch (Exception e) when (received > 0)
+        catch (Exception e) when (received > 0 || e is IOException)
         {
-            // Part of a frame was consumed: the next byte is no frame's start, so nothing more can be read.
+            // Part of a frame was consumed (a message refused on the first read, MSG_CTRUNC say, was consumed too):
+            // the next byte is no frame's start, so nothing more can be read.
             DisposeAll(fds);
             Fault(e);
             throw;

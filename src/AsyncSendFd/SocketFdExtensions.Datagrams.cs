@@ -36,7 +36,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return SendLoop.SendAsync(socket, data, HandleLease.Of(fds.Span, nameof(fds)), NativeAddress(remoteEndPoint), cancellationToken);
+        return SendLoop.SendAsync(socket, data, OutgoingHandles.Of(fds.Span, nameof(fds)), NativeAddress(remoteEndPoint), cancellationToken);
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public static partial class SocketFdExtensions
         Validate.Handles(fds, nameof(fds));
         ArgumentNullException.ThrowIfNull(remoteEndPoint);
         Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
-        SendLoop.Send(socket, data, HandleLease.Of(fds, nameof(fds)), NativeAddress(remoteEndPoint).Span);
+        SendLoop.Send(socket, data, OutgoingHandles.Of(fds, nameof(fds)), NativeAddress(remoteEndPoint).Span);
     }
 
     /// <summary>The <c>sockaddr_un</c> bytes, which .NET's <see cref="SocketAddress"/> holds in the platform's own layout.</summary>

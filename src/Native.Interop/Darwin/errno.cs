@@ -21,5 +21,6 @@ public static partial class LibC
     public const int ENOBUFS = 55;
     public const int ENOTCONN = 57;
     public const int ETOOMANYREFS = 59;
+    public const int ETIMEDOUT = 60;
 #pragma warning restore CS1591
 }

@@ -21,5 +21,6 @@ public static partial class LibC
     public const int ENOBUFS = 105;
     public const int ENOTCONN = 107;
     public const int ETOOMANYREFS = 109;
+    public const int ETIMEDOUT = 110;
 #pragma warning restore CS1591
 }

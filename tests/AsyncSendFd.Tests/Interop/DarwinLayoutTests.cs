@@ -98,6 +98,7 @@ public sealed class DarwinLayoutTests
         ["ENOBUFS"] = 55,
         ["ENOTCONN"] = 57, // xnu
         ["ETOOMANYREFS"] = 59,
+        ["ETIMEDOUT"] = 60,
     };
 
     public static TheoryData<string> ConstantNames() => new(ExpectedConstants.Keys.Order(StringComparer.Ordinal));
