@@ -53,7 +53,7 @@ internal static class ReceiveLoop
             }
             finally
             {
-                context.ReceiveGate.Release();
+                context.ReceiveGate.Exit();
             }
         }
 
@@ -67,7 +67,7 @@ internal static class ReceiveLoop
         where TShape : IReceiveShape<TResult>
     {
         SocketContext context = SocketContext.Of(socket);
-        await context.ReceiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await context.ReceiveGate.EnterAsync(cancellationToken).ConfigureAwait(false);
         Errno failed;
         try
         {
@@ -98,7 +98,7 @@ internal static class ReceiveLoop
         }
         finally
         {
-            context.ReceiveGate.Release();
+            context.ReceiveGate.Exit();
         }
 
         throw Exceptions.FromErrno(failed, socket);

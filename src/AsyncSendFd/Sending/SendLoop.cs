@@ -32,7 +32,7 @@ internal static class SendLoop
                 }
                 finally
                 {
-                    context.SendGate.Release();
+                    context.SendGate.Exit();
                 }
             }
 
@@ -51,7 +51,7 @@ internal static class SendLoop
         using (handles)
         {
             SocketContext context = SocketContext.Of(socket);
-            await context.SendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await context.SendGate.EnterAsync(cancellationToken).ConfigureAwait(false);
             Errno failed;
             try
             {
@@ -91,7 +91,7 @@ internal static class SendLoop
             }
             finally
             {
-                context.SendGate.Release();
+                context.SendGate.Exit();
             }
 
             throw Exceptions.FromErrno(failed, socket);

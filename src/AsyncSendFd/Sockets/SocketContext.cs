@@ -22,9 +22,9 @@ internal sealed class SocketContext
         SocketCalls.DisableSigPipe(lease.Descriptor);
     }
 
-    public SemaphoreSlim SendGate { get; } = new(1, 1);
+    public Gate SendGate { get; } = new();
 
-    public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
+    public Gate ReceiveGate { get; } = new();
 
     public SocketReadiness Readiness { get; }
 
@@ -34,8 +34,8 @@ internal sealed class SocketContext
     /// <returns><see cref="Errno.Success"/> with the gate held, or <see cref="Errno.ETIMEDOUT"/>.</returns>
     public Errno EnterGate(Interest direction, ref Deadline deadline)
     {
-        SemaphoreSlim gate = direction == Interest.Write ? SendGate : ReceiveGate;
-        return gate.Wait(0) || gate.Wait(deadline.RemainingMilliseconds()) ? Errno.Success : Errno.ETIMEDOUT;
+        Gate gate = direction == Interest.Write ? SendGate : ReceiveGate;
+        return gate.TryEnter() || gate.Enter(deadline.RemainingMilliseconds()) ? Errno.Success : Errno.ETIMEDOUT;
     }
 
     /// <summary>
