@@ -39,14 +39,9 @@ internal struct OutgoingHandles : IDisposable
     /// <exception cref="ObjectDisposedException">A handle was disposed since the call began; nothing was sent.</exception>
     public readonly HandleLease Lease(Span<int> descriptors)
     {
-        if (_single is not null)
-        {
-            HandleLease lease = HandleLease.Of(_single);
-            descriptors[0] = lease.Descriptor;
-            return lease;
-        }
-
-        return HandleLease.Of(_many.AsSpan(0, Count), descriptors);
+        return _single is not null
+            ? HandleLease.Of(new ReadOnlySpan<SafeHandle>(in _single), descriptors)
+            : HandleLease.Of(_many.AsSpan(0, Count), descriptors);
     }
 
     public void Dispose()

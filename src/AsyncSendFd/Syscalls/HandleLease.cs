@@ -10,11 +10,20 @@ namespace AsyncSendFd.Syscalls;
 /// close (and let the kernel reuse) a descriptor under it. Never held across a wait: disposing a socket or a handle
 /// being sent then returns at once, and the call reports <see cref="ObjectDisposedException"/> at its next syscall.
 /// </summary>
+/// <remarks>
+/// A socket being sent is not referenced but copied (<c>F_DUPFD_CLOEXEC</c>) and the copy sent: .NET's
+/// <see cref="SafeSocketHandle"/> shuts a socket down when it is disposed while anyone holds a reference (to unblock the
+/// holder), and a shutdown acts on the socket itself, for every process holding it, such as the one it is being
+/// handed to. The copy is taken without a reference and kept only if the handle is still open afterwards: its
+/// descriptor is closed only after it is marked closed, so open then means open throughout the copy.
+/// </remarks>
 internal struct HandleLease : IDisposable
 {
     private SafeHandle? _single;
-    private SafeHandle[]? _many;
+    private SafeHandle?[]? _many;
     private int _count;
+    private int[]? _copies;
+    private int _copyCount;
 
     /// <summary>The descriptor of a lease of one handle.</summary>
     public readonly int Descriptor => (int)_single!.DangerousGetHandle();
@@ -40,19 +49,28 @@ internal struct HandleLease : IDisposable
         }
     }
 
-    /// <summary>Leases every handle and writes its descriptor number to <paramref name="descriptors"/>.</summary>
-    /// <exception cref="ObjectDisposedException">A handle is disposed; none stays referenced.</exception>
+    /// <summary>Leases every handle (or copies it, for a socket) and writes the descriptor number to send to <paramref name="descriptors"/>.</summary>
+    /// <exception cref="ObjectDisposedException">A handle is disposed; nothing stays referenced or copied.</exception>
     public static HandleLease Of(ReadOnlySpan<SafeHandle> handles, Span<int> descriptors)
     {
         Debug.Assert(descriptors.Length == handles.Length, "one number per handle");
         var lease = new HandleLease { _many = ArrayPool<SafeHandle>.Shared.Rent(handles.Length) };
         try
         {
-            foreach (SafeHandle handle in handles)
+            for (int i = 0; i < handles.Length; i++)
             {
+                SafeHandle handle = handles[i];
+                if (handle is SafeSocketHandle && TryCopy(handle, out int copy))
+                {
+                    lease._copies ??= ArrayPool<int>.Shared.Rent(handles.Length);
+                    lease._copies[lease._copyCount++] = copy;
+                    descriptors[i] = copy;
+                    continue;
+                }
+
                 bool added = false;
                 handle.DangerousAddRef(ref added);
-                descriptors[lease._count] = (int)handle.DangerousGetHandle();
+                descriptors[i] = (int)handle.DangerousGetHandle();
                 lease._many[lease._count++] = handle;
             }
         }
@@ -76,13 +94,46 @@ internal struct HandleLease : IDisposable
         {
             for (int i = 0; i < _count; i++)
             {
-                _many[i].DangerousRelease();
+                _many[i]!.DangerousRelease();
             }
 
-            ArrayPool<SafeHandle>.Shared.Return(_many, clearArray: true);
+            ArrayPool<SafeHandle>.Shared.Return(_many!, clearArray: true);
             _many = null;
         }
 
+        if (_copies is not null)
+        {
+            for (int i = 0; i < _copyCount; i++)
+            {
+                DescriptorCalls.CloseQuietly(_copies[i]);
+            }
+
+            ArrayPool<int>.Shared.Return(_copies);
+            _copies = null;
+        }
+
         _count = 0;
+        _copyCount = 0;
+    }
+
+    /// <summary>Copies a socket's descriptor without referencing its handle.</summary>
+    /// <returns><see langword="false"/> when no copy could be made (no descriptor number free): reference it instead.</returns>
+    /// <exception cref="ObjectDisposedException">The handle is disposed.</exception>
+    private static bool TryCopy(SafeHandle handle, out int copy)
+    {
+        ObjectDisposedException.ThrowIf(handle.IsClosed, handle);
+        copy = DescriptorCalls.DuplicateCloseOnExec((int)handle.DangerousGetHandle());
+        if (handle.IsClosed)
+        {
+            // Closed meanwhile: the number may have been reused for another file, so the copy may be of that one.
+            if (copy >= 0)
+            {
+                DescriptorCalls.CloseQuietly(copy);
+            }
+
+            throw new ObjectDisposedException(handle.GetType().FullName);
+        }
+
+        return copy >= 0;
     }
 }
