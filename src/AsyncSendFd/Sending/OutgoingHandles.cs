@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Syscalls;
 
@@ -35,10 +36,20 @@ internal struct OutgoingHandles : IDisposable
         return new OutgoingHandles { _many = many, Count = handles.Length };
     }
 
-    /// <summary>References every handle for one sendmsg and writes the descriptor numbers to <paramref name="descriptors"/>.</summary>
+    /// <summary>
+    /// References every handle for one sendmsg (copies a socket's descriptor instead, see <see cref="HandleLease"/>) and
+    /// writes the descriptor numbers to send to <paramref name="descriptors"/>.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">A handle was disposed since the call began; nothing was sent.</exception>
     public readonly HandleLease Lease(Span<int> descriptors)
     {
+        if (_single is not null and not SafeSocketHandle)
+        {
+            HandleLease lease = HandleLease.Of(_single);
+            descriptors[0] = lease.Descriptor;
+            return lease;
+        }
+
         return _single is not null
             ? HandleLease.Of(new ReadOnlySpan<SafeHandle>(in _single), descriptors)
             : HandleLease.Of(_many.AsSpan(0, Count), descriptors);
