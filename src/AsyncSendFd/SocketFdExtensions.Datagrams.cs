@@ -52,7 +52,7 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentException">A handle is invalid.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
     /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
-    /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination.</exception>
+    /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination, or <see cref="Socket.SendTimeout"/> passed.</exception>
     public static void SendFdsTo(this Socket socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds, UnixDomainSocketEndPoint remoteEndPoint)
     {
         Validate.Socket(socket);

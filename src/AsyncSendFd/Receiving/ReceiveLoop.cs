@@ -10,8 +10,8 @@ namespace AsyncSendFd.Receiving;
 
 /// <summary>
 /// Receives one message, blocking or async, and hands every descriptor it carried to the caller as an owning
-/// handle, or closes them all and throws: no path leaks one. An empty socket waits on the readiness engine without
-/// holding a thread; the socket is referenced around each syscall only, never across a wait.
+/// handle, or closes them all and throws: no path leaks one. An empty socket is waited for on the readiness engine
+/// (without holding a thread in the async form); the socket is referenced around each syscall only, never across a wait.
 /// </summary>
 internal static class ReceiveLoop
 {
@@ -127,7 +127,8 @@ internal static class ReceiveLoop
         }
         else if (SocketContext.IsDisposed(socket))
         {
-            // Disposing a stream socket under a receive shuts it down: that is not the peer's end of stream.
+            // A socket disposed under the receive can read 0 bytes (.NET may shut it down as it closes it): that is
+            // not the peer's end of stream.
             throw HandleLease.SocketDisposed();
         }
         else

@@ -8,8 +8,9 @@ namespace AsyncSendFd.Sending;
 
 /// <summary>
 /// Sends one message whole, blocking or async: the descriptors ride on the first sendmsg, the rest of a partial
-/// write follows without control data, and a full socket waits on the readiness engine without holding a thread.
-/// The socket and the handles being sent are referenced around each syscall only, never across a wait.
+/// write follows without control data, and a full socket is waited for on the readiness engine (without holding a
+/// thread in the async form). The socket and the handles being sent are referenced around each syscall only, never
+/// across a wait.
 /// </summary>
 internal static class SendLoop
 {

@@ -5,7 +5,7 @@ using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Sockets;
 
-/// <summary>Turns errno and contract violations into exceptions, in one place.</summary>
+/// <summary>The exceptions of sends and receives: an errno from a syscall or a wait, and a received message's refusals.</summary>
 internal static class Exceptions
 {
     /// <summary>

@@ -12,7 +12,10 @@ internal static class DescriptorCalls
     private static readonly int CloseOnExec = Os.IsLinux ? Linux.LibC.FD_CLOEXEC : Os.IsMacOS ? Darwin.LibC.FD_CLOEXEC : 0;
     private static readonly int DuplicateFd = Os.IsLinux ? Linux.LibC.F_DUPFD_CLOEXEC : Os.IsMacOS ? Darwin.LibC.F_DUPFD_CLOEXEC : 0;
 
-    /// <summary>Sets <c>FD_CLOEXEC</c>; macOS has no atomic way to receive descriptors close-on-exec.</summary>
+    /// <summary>
+    /// Sets <c>FD_CLOEXEC</c> on a descriptor that could not get it atomically: received or made by socketpair on macOS,
+    /// or passed by systemd.
+    /// </summary>
     public static void SetCloseOnExec(int fd)
     {
         int current = LibC.fcntl(fd, GetFd, 0);

@@ -5,13 +5,15 @@ using Linux = AsyncSendFd.Native.Interop.Linux;
 namespace AsyncSendFd.Syscalls;
 
 /// <summary>
-/// How a syscall or a readiness wait ended: <see cref="Success"/>, or the platform's errno. The one form in which the
-/// layers below the public API report failure, as .NET's own engine uses <c>Interop.Error</c>; each direction's loop
-/// turns it into an exception in one place (<see cref="Sockets.Exceptions.FromErrno"/>).
+/// How a syscall or a readiness wait ended: <see cref="Success"/>, or the platform's errno. The one form in which
+/// syscalls and waits report failure, as .NET's own engine uses <c>Interop.Error</c>; each direction's loop turns it
+/// into an exception in one place (<see cref="Sockets.Exceptions.FromErrno"/>). Disposed handles and refused messages
+/// are exceptions from the start.
 /// </summary>
 /// <remarks>
 /// A wait adds no codes of its own: it ends with <see cref="Success"/> (retry the syscall; a disposed socket is
 /// reported by the retry), <see cref="ETIMEDOUT"/> (a blocking call's deadline), or the errno that broke the engine.
+/// A canceled async wait throws <see cref="OperationCanceledException"/> instead.
 /// </remarks>
 internal readonly record struct Errno(int Value)
 {

@@ -12,31 +12,31 @@ using Darwin = AsyncSendFd.Native.Interop.Darwin;
 namespace AsyncSendFd.Tests.Interop;
 
 /// <summary>
-/// macOS layouts and constants, checked on Linux against ABI.md and the xnu headers: no macOS compiler is
-/// at hand, so the expected figures are written out by hand. Darwin is 64-bit only, like this process.
+/// macOS layouts and constants, checked on Linux against the xnu headers: no macOS compiler is at hand, so the
+/// expected figures are written out by hand. Darwin is 64-bit only, like this process.
 /// </summary>
 public sealed class DarwinLayoutTests
 {
     /// <summary>
-    /// Every constant of <see cref="Darwin.LibC"/> with its macOS value. From ABI.md's table where it lists the
-    /// name; the rest (marked xnu) from xnu bsd/sys/socket.h, fcntl.h, poll.h, errno.h, un.h, ucred.h.
+    /// Every constant of <see cref="Darwin.LibC"/> with its macOS value, as xnu's headers define it: bsd/sys/socket.h,
+    /// un.h, ucred.h, fcntl.h, poll.h, event.h and errno.h.
     /// </summary>
     private static readonly Dictionary<string, long> ExpectedConstants = new(StringComparer.Ordinal)
     {
         // <sys/socket.h>
-        ["AF_UNIX"] = 1, // xnu
+        ["AF_UNIX"] = 1,
         ["SOCK_STREAM"] = 1,
         ["SOCK_DGRAM"] = 2,
         ["SOCK_SEQPACKET"] = 5,
         ["SOL_SOCKET"] = 0xffff,
-        ["SO_SNDBUF"] = 0x1001, // xnu
-        ["SO_RCVBUF"] = 0x1002, // xnu
-        ["SO_TYPE"] = 0x1008, // xnu
+        ["SO_SNDBUF"] = 0x1001,
+        ["SO_RCVBUF"] = 0x1002,
+        ["SO_TYPE"] = 0x1008,
         ["SO_NOSIGPIPE"] = 0x1022,
         ["SCM_RIGHTS"] = 1,
         ["SCM_CREDS"] = 3,
         ["MSG_PEEK"] = 0x2,
-        ["MSG_EOR"] = 0x8, // xnu
+        ["MSG_EOR"] = 0x8,
         ["MSG_TRUNC"] = 0x10,
         ["MSG_CTRUNC"] = 0x20,
         ["MSG_DONTWAIT"] = 0x80,
@@ -51,20 +51,20 @@ public sealed class DarwinLayoutTests
         // <fcntl.h>
         ["F_GETFD"] = 1,
         ["F_SETFD"] = 2,
-        ["F_GETFL"] = 3, // xnu
-        ["F_SETFL"] = 4, // xnu
+        ["F_GETFL"] = 3,
+        ["F_SETFL"] = 4,
         ["F_DUPFD_CLOEXEC"] = 67,
         ["FD_CLOEXEC"] = 1,
-        ["O_NONBLOCK"] = 0x4, // xnu
+        ["O_NONBLOCK"] = 0x4,
 
-        // <poll.h> (xnu)
+        // <poll.h>
         ["POLLIN"] = 0x1,
         ["POLLOUT"] = 0x4,
         ["POLLERR"] = 0x8,
         ["POLLHUP"] = 0x10,
         ["POLLNVAL"] = 0x20,
 
-        // <sys/event.h> (xnu)
+        // <sys/event.h>
         ["EVFILT_READ"] = -1,
         ["EVFILT_WRITE"] = -2,
         ["EVFILT_USER"] = -10,
@@ -81,11 +81,11 @@ public sealed class DarwinLayoutTests
         ["NOTE_TRIGGER"] = 0x01000000,
 
         // <sys/errno.h>
-        ["ENOENT"] = 2, // xnu
+        ["ENOENT"] = 2,
         ["EINTR"] = 4,
         ["EBADF"] = 9,
-        ["ENOMEM"] = 12, // xnu
-        ["EEXIST"] = 17, // xnu
+        ["ENOMEM"] = 12,
+        ["EEXIST"] = 17,
         ["EINVAL"] = 22,
         ["ENFILE"] = 23,
         ["EMFILE"] = 24,
@@ -93,10 +93,10 @@ public sealed class DarwinLayoutTests
         ["EAGAIN"] = 35,
         ["ENOTSOCK"] = 38,
         ["EMSGSIZE"] = 40,
-        ["ENOPROTOOPT"] = 42, // xnu
+        ["ENOPROTOOPT"] = 42,
         ["ECONNRESET"] = 54,
         ["ENOBUFS"] = 55,
-        ["ENOTCONN"] = 57, // xnu
+        ["ENOTCONN"] = 57,
         ["ETOOMANYREFS"] = 59,
         ["ETIMEDOUT"] = 60,
     };
