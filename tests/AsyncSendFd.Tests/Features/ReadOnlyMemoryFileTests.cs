@@ -38,6 +38,48 @@ public class ReadOnlyMemoryFileTests
         Assert.True(received.GetSpan(9_990, 10).SequenceEqual(expected.AsSpan(9_990)));
     }
 
+    /// <summary>
+    /// The same round trip on both platforms, so that macOS CI runs its code: macOS has no write seal, so its receiver
+    /// must waive <see cref="FileSeals.Write"/> (the default requirement is refused there, saying so), and it sees the
+    /// size rounded up to the page size.
+    /// </summary>
+    [Fact]
+    public async Task MemoryFile_RoundTrips_OnLinuxAndMacOS_WithWhatEachCanPromise()
+    {
+        using var pair = SocketPair.Create();
+        var expected = new byte[10_000];
+        Pattern(expected);
+        using (MemoryFile frame = MemoryFile.Create(10_000))
+        {
+            Assert.True(Descriptors.IsCloseOnExec(frame.Handle));
+            expected.CopyTo(frame.Span);
+            frame.Seal();
+            Assert.False(frame.IsWritable);
+            await pair.Left.SendFdAsync(frame.Handle).AsTask().WaitAsync(Guard);
+            await pair.Left.SendFdAsync(frame.Handle).AsTask().WaitAsync(Guard);
+        }
+
+        SafeFileHandle first = await pair.Right.ReceiveFdAsync().AsTask().WaitAsync(Guard);
+        SafeFileHandle second = await pair.Right.ReceiveFdAsync().AsTask().WaitAsync(Guard);
+        if (OperatingSystem.IsMacOS())
+        {
+            ArgumentException e = Assert.Throws<ArgumentException>("handle", () => ReadOnlyMemoryFile.Open(first));
+            Assert.Contains("macOS cannot seal a file against Write", e.Message, StringComparison.Ordinal);
+            Assert.True(first.IsClosed);
+        }
+        else
+        {
+            ReadOnlyMemoryFile.Open(first).Dispose();
+        }
+
+        FileSeals promised = OperatingSystem.IsMacOS() ? FileSeals.Shrink | FileSeals.Grow : FileSeals.Immutable;
+        using ReadOnlyMemoryFile received = ReadOnlyMemoryFile.Open(second, promised, expectedLength: 10_000);
+
+        Assert.Equal(promised, received.Seals & promised);
+        Assert.Equal(OperatingSystem.IsMacOS() ? RoundUp(10_000, Environment.SystemPageSize) : 10_000, received.Length);
+        Assert.True(received.GetSpan(0, 10_000).SequenceEqual(expected));
+    }
+
     [LinuxFact]
     public void Unsealed_IsRefusedAndClosed_NamingEveryMissingSeal()
     {
@@ -294,6 +336,8 @@ public class ReadOnlyMemoryFileTests
         pair.Left.SendFd(handle);
         return pair.Right.ReceiveFd();
     }
+
+    private static long RoundUp(long value, int granularity) => (value + granularity - 1) / granularity * granularity;
 
     private static void Pattern(Span<byte> destination)
     {
