@@ -116,7 +116,10 @@ public sealed class MemoryFile : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="seals"/> holds a value that is no seal.</exception>
     /// <exception cref="ObjectDisposedException">The memory file is disposed.</exception>
     /// <exception cref="InvalidOperationException">It was sealed against further seals already.</exception>
-    /// <exception cref="IOException">The kernel refused, e.g. because another process has it mapped writable.</exception>
+    /// <exception cref="IOException">
+    /// The kernel refused, e.g. because another process has it mapped writable; when <paramref name="seals"/> has
+    /// <see cref="FileSeals.Write"/>, this process's writable mapping is gone all the same.
+    /// </exception>
     /// <remarks>macOS has no seals: this only unmaps the writable mapping when <paramref name="seals"/> has <see cref="FileSeals.Write"/>.</remarks>
     public void Seal(FileSeals seals = FileSeals.Immutable | FileSeals.Seal)
     {

@@ -11,7 +11,9 @@ namespace AsyncSendFd.Benchmarks.Quick;
 /// (a) as bytes over <see cref="FdMessageChannel"/>, (b) as a sealed <see cref="MemoryFile"/> made for each message
 /// (create, fill, seal, send; the worker checks, maps, reads, unmaps), and (c) as one memory file sealed against
 /// shrinking and growing, mapped once by both sides and refilled for each message. Each message is timed from the
-/// first byte written to the worker's checksum back, and the checksum is verified. One worker per socket buffer size.
+/// first byte written to the worker's checksum back, and the checksum is verified. One worker per socket buffer size;
+/// the rounds of one payload size rotate through every variant at every buffer size, so that drift in the machine's
+/// load hits them all alike.
 /// </summary>
 internal static class SharedMemoryHarness
 {
@@ -31,61 +33,87 @@ internal static class SharedMemoryHarness
         int[] buffers = BufferOption(args);
         Console.WriteLine();
         Console.WriteLine(Invariant(
-            $"shm: a payload to another process that reads every byte; {rounds} rounds x {roundSeconds * 1000:0} ms per variant and size, rotating order; socket buffers {string.Join(", ", buffers.Select(BufferName))}"));
+            $"shm: a payload to another process that reads every byte; {rounds} rounds x {roundSeconds * 1000:0} ms per variant, buffer size and payload size, rotating order; socket buffers {string.Join(", ", buffers.Select(BufferName))}, one worker each"));
 
-        // Seconds per message, per round: [buffer][size][variant][round].
+        // Seconds per message, per round: [(buffer, size)][variant][round].
         var results = new Dictionary<(int Buffer, int Size), double[][]>();
-        foreach (int buffer in buffers)
+        var workers = new List<WorkerConnection>();
+        try
         {
-            using WorkerConnection worker = WorkerConnection.Start(buffer);
+            workers.AddRange(buffers.Select(WorkerConnection.Start));
             foreach (int size in Sizes)
             {
-                results[(buffer, size)] = MeasureSizeAsync(worker, size, rounds, roundSeconds).GetAwaiter().GetResult();
+                double[][][] measured = MeasureSizeAsync([.. workers], size, rounds, roundSeconds).GetAwaiter().GetResult();
+                for (int b = 0; b < buffers.Length; b++)
+                {
+                    results[(buffers[b], size)] = measured[b];
+                }
             }
+        }
+        finally
+        {
+            workers.ForEach(w => w.Dispose());
+        }
 
-            PrintTable(buffer, worker.ActualBuffer, rounds, results);
+        for (int b = 0; b < buffers.Length; b++)
+        {
+            PrintTable(buffers[b], workers[b].ActualBuffer, rounds, results);
         }
 
         return PrintSummary(buffers, results);
     }
 
-    private static async Task<double[][]> MeasureSizeAsync(WorkerConnection worker, int size, int rounds, double roundSeconds)
+    /// <summary>Every variant at every buffer size for one payload size, in rounds that rotate through all of them.</summary>
+    private static async Task<double[][][]> MeasureSizeAsync(WorkerConnection[] workers, int size, int rounds, double roundSeconds)
     {
         byte[] payload = GC.AllocateUninitializedArray<byte>(size, pinned: true);
-        using MemoryFile reused = MemoryFile.Create(size);
-        reused.Seal(FileSeals.Shrink | FileSeals.Grow);
-        await worker.ControlAsync(Reused, size, reused.Handle).ConfigureAwait(false);
-
-        Func<int, Task>[] variants =
-        [
-            count => worker.RunBytesAsync(payload, count),
-            count => worker.RunSealedAsync(size, count),
-            count => worker.RunReusedAsync(reused, count),
-        ];
         char[] modes = [Bytes, Sealed, Reused];
-
-        int[] counts = new int[variants.Length];
-        for (int v = 0; v < variants.Length; v++)
+        var reused = new MemoryFile[workers.Length];
+        var runs = new List<(int Worker, int Variant, char Mode, Func<int, Task> Run)>();
+        try
         {
-            await worker.ControlAsync(modes[v], size).ConfigureAwait(false);
-            double perMessage = await WarmUpAsync(variants[v]).ConfigureAwait(false);
-            counts[v] = Math.Max(1, (int)(roundSeconds / perMessage));
-        }
-
-        double[][] seconds = [.. variants.Select(_ => new double[rounds])];
-        for (int round = 0; round < rounds; round++)
-        {
-            for (int i = 0; i < variants.Length; i++)
+            for (int w = 0; w < workers.Length; w++)
             {
-                int v = (round + i) % variants.Length;
-                await worker.ControlAsync(modes[v], size).ConfigureAwait(false);
-                long start = Stopwatch.GetTimestamp();
-                await variants[v](counts[v]).ConfigureAwait(false);
-                seconds[v][round] = Stopwatch.GetElapsedTime(start).TotalSeconds / counts[v];
+                WorkerConnection worker = workers[w];
+                MemoryFile buffer = reused[w] = MemoryFile.Create(size);
+                buffer.Seal(FileSeals.Shrink | FileSeals.Grow);
+                await worker.ControlAsync(Reused, size, buffer.Handle).ConfigureAwait(false);
+                runs.Add((w, 0, Bytes, count => worker.RunBytesAsync(payload, count)));
+                runs.Add((w, 1, Sealed, count => worker.RunSealedAsync(size, count)));
+                runs.Add((w, 2, Reused, count => worker.RunReusedAsync(buffer, count)));
+            }
+
+            int[] counts = new int[runs.Count];
+            for (int r = 0; r < runs.Count; r++)
+            {
+                await workers[runs[r].Worker].ControlAsync(runs[r].Mode, size).ConfigureAwait(false);
+                double perMessage = await WarmUpAsync(runs[r].Run).ConfigureAwait(false);
+                counts[r] = Math.Max(1, (int)(roundSeconds / perMessage));
+            }
+
+            double[][][] seconds = [.. workers.Select(_ => modes.Select(_ => new double[rounds]).ToArray())];
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int i = 0; i < runs.Count; i++)
+                {
+                    int r = (round + i) % runs.Count;
+                    (int w, int v, char mode, Func<int, Task> run) = runs[r];
+                    await workers[w].ControlAsync(mode, size).ConfigureAwait(false);
+                    long start = Stopwatch.GetTimestamp();
+                    await run(counts[r]).ConfigureAwait(false);
+                    seconds[w][v][round] = Stopwatch.GetElapsedTime(start).TotalSeconds / counts[r];
+                }
+            }
+
+            return seconds;
+        }
+        finally
+        {
+            foreach (MemoryFile? buffer in reused)
+            {
+                buffer?.Dispose();
             }
         }
-
-        return seconds;
     }
 
     /// <summary>Runs a variant until tiered compilation has settled; returns its time per message.</summary>
@@ -141,14 +169,14 @@ internal static class SharedMemoryHarness
             Console.WriteLine($"crossover, buffers {BufferName(buffer)}: sealed memory file {Crossover(buffer, 1, results)}; memory file mapped once {Crossover(buffer, 2, results)}");
         }
 
-        // Independence of the socket's buffers: each buffer size against the kernel's default (or the first one listed).
+        // Independence of the socket's buffers: each buffer size's time over the default's (or the first listed), per round.
         int reference = buffers.Contains(0) ? 0 : buffers[0];
         foreach (int buffer in buffers.Where(b => b != reference))
         {
             foreach (int size in Sizes.Where(s => s >= TargetFromSize))
             {
-                double sealedRatio = MedianOf(results[(buffer, size)][1]) / MedianOf(results[(reference, size)][1]);
-                double bytesRatio = MedianOf(results[(buffer, size)][0]) / MedianOf(results[(reference, size)][0]);
+                double sealedRatio = Median(Speedups(results[(buffer, size)][1], results[(reference, size)][1]));
+                double bytesRatio = Median(Speedups(results[(buffer, size)][0], results[(reference, size)][0]));
                 bool ok = sealedRatio <= BufferIndependenceLimit && sealedRatio >= 1 / BufferIndependenceLimit;
                 checkedTargets++;
                 passed += ok ? 1 : 0;
@@ -175,7 +203,7 @@ internal static class SharedMemoryHarness
     }
 
     private static string Cell(double[] seconds) =>
-        Invariant($"{MedianOf(seconds) * 1e6:N1} [{seconds.Min() * 1e6:N1}..{seconds.Max() * 1e6:N1}]");
+        Invariant($"{Median(seconds) * 1e6:N1} [{seconds.Min() * 1e6:N1}..{seconds.Max() * 1e6:N1}]");
 
     private static string Ratio(double[] bytes, double[] memoryFile)
     {
@@ -183,10 +211,8 @@ internal static class SharedMemoryHarness
         return Invariant($"{Median(speedups):0.00}x [{speedups.Min():0.00}..{speedups.Max():0.00}]");
     }
 
-    /// <summary>Per round: bytes time over memory file time, measured side by side.</summary>
+    /// <summary>Per round: one time over another, measured side by side (bytes over a memory file: its speed-up).</summary>
     private static double[] Speedups(double[] bytes, double[] memoryFile) => [.. bytes.Zip(memoryFile, (b, m) => b / m)];
-
-    private static double MedianOf(double[] values) => Median(values);
 
     private static double Median(double[] values)
     {
@@ -209,7 +235,7 @@ internal static class SharedMemoryHarness
 
     private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 
-    /// <summary>The parent's end: a worker process connected over a Unix stream socket, framed.</summary>
+    /// <summary>The parent's end of one worker process, connected over a Unix stream socket, framed.</summary>
     private sealed class WorkerConnection : IDisposable
     {
         private readonly Process _process;
