@@ -60,6 +60,11 @@ internal static class SharedMemoryHarness
             PrintTable(buffers[b], workers[b].ActualBuffer, rounds, results);
         }
 
+        if (OperatingSystem.IsLinux())
+        {
+            SharedMemoryPhases.Print(Sizes);
+        }
+
         return PrintSummary(buffers, results);
     }
 
