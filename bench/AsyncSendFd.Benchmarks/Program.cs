@@ -9,6 +9,7 @@ public static class Program
     /// <c>--quick</c>: the Stopwatch harness (under a minute, one line per scenario with targets).
     /// <c>--soak N</c>: N descriptors (default 1,000,000) through every API shape, watching for leaks.
     /// <c>--scale-worker lib|net</c>: a child of the quick harness's scale scenario, driven over stdin.
+    /// <c>--shm-worker PATH BUFFER</c>: the other process of the shared-memory scenario (<c>--quick --only shm</c>).
     /// Anything else goes to BenchmarkDotNet's switcher, e.g. <c>--filter '*'</c>.
     /// </summary>
     public static int Main(string[] args)
@@ -23,6 +24,12 @@ public static class Program
         if (worker >= 0)
         {
             return ScaleWorker.Run(worker + 1 < args.Length ? args[worker + 1] : string.Empty);
+        }
+
+        int shmWorker = Array.IndexOf(args, "--shm-worker");
+        if (shmWorker >= 0)
+        {
+            return SharedMemoryWorker.Run(args[(shmWorker + 1)..]);
         }
 
         if (args.Contains("--quick"))

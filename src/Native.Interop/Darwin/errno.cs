@@ -4,6 +4,7 @@ namespace AsyncSendFd.Native.Interop.Darwin;
 public static partial class LibC
 {
 #pragma warning disable CS1591 // The native names are the documentation: see intro(2).
+    public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EBADF = 9;

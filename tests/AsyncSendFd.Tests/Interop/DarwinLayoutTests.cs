@@ -19,7 +19,7 @@ public sealed class DarwinLayoutTests
 {
     /// <summary>
     /// Every constant of <see cref="Darwin.LibC"/> with its macOS value, as xnu's headers define it: bsd/sys/socket.h,
-    /// un.h, ucred.h, fcntl.h, poll.h, event.h and errno.h.
+    /// un.h, ucred.h, fcntl.h, poll.h, event.h, errno.h, mman.h and stat.h.
     /// </summary>
     private static readonly Dictionary<string, long> ExpectedConstants = new(StringComparer.Ordinal)
     {
@@ -56,6 +56,15 @@ public sealed class DarwinLayoutTests
         ["F_DUPFD_CLOEXEC"] = 67,
         ["FD_CLOEXEC"] = 1,
         ["O_NONBLOCK"] = 0x4,
+        ["O_RDWR"] = 0x2,
+        ["O_CREAT"] = 0x200,
+        ["O_EXCL"] = 0x800,
+
+        // <sys/mman.h>, <sys/stat.h> (xnu)
+        ["PROT_READ"] = 0x1,
+        ["PROT_WRITE"] = 0x2,
+        ["MAP_SHARED"] = 0x1,
+        ["S_IFMT"] = 0xF000,
 
         // <poll.h>
         ["POLLIN"] = 0x1,
@@ -81,6 +90,7 @@ public sealed class DarwinLayoutTests
         ["NOTE_TRIGGER"] = 0x01000000,
 
         // <sys/errno.h>
+        ["EPERM"] = 1,
         ["ENOENT"] = 2,
         ["EINTR"] = 4,
         ["EBADF"] = 9,
@@ -171,6 +181,33 @@ public sealed class DarwinLayoutTests
         Assert.Equal(12, Offset<Darwin.kevent>(nameof(Darwin.kevent.fflags)));
         Assert.Equal(16, Offset<Darwin.kevent>(nameof(Darwin.kevent.data)));
         Assert.Equal(24, Offset<Darwin.kevent>(nameof(Darwin.kevent.udata)));
+    }
+
+    [Fact]
+    public void Stat_Is144BytesWithTheSizeAt96()
+    {
+        // xnu bsd/sys/stat.h, __DARWIN_STRUCT_STAT64: the 64-bit-inode layout, with 4 bytes of padding after st_rdev.
+        Assert.Equal(144, Unsafe.SizeOf<Darwin.stat>());
+        Assert.Equal(144, Marshal.SizeOf<Darwin.stat>());
+        Assert.Equal(0, Offset<Darwin.stat>(nameof(Darwin.stat.st_dev)));
+        Assert.Equal(4, Offset<Darwin.stat>(nameof(Darwin.stat.st_mode)));
+        Assert.Equal(6, Offset<Darwin.stat>(nameof(Darwin.stat.st_nlink)));
+        Assert.Equal(8, Offset<Darwin.stat>(nameof(Darwin.stat.st_ino)));
+        Assert.Equal(16, Offset<Darwin.stat>(nameof(Darwin.stat.st_uid)));
+        Assert.Equal(20, Offset<Darwin.stat>(nameof(Darwin.stat.st_gid)));
+        Assert.Equal(24, Offset<Darwin.stat>(nameof(Darwin.stat.st_rdev)));
+        Assert.Equal(32, Offset<Darwin.stat>(nameof(Darwin.stat.st_atimespec)));
+        Assert.Equal(48, Offset<Darwin.stat>(nameof(Darwin.stat.st_mtimespec)));
+        Assert.Equal(64, Offset<Darwin.stat>(nameof(Darwin.stat.st_ctimespec)));
+        Assert.Equal(80, Offset<Darwin.stat>(nameof(Darwin.stat.st_birthtimespec)));
+        Assert.Equal(96, Offset<Darwin.stat>(nameof(Darwin.stat.st_size)));
+        Assert.Equal(104, Offset<Darwin.stat>(nameof(Darwin.stat.st_blocks)));
+        Assert.Equal(112, Offset<Darwin.stat>(nameof(Darwin.stat.st_blksize)));
+        Assert.Equal(116, Offset<Darwin.stat>(nameof(Darwin.stat.st_flags)));
+        Assert.Equal(120, Offset<Darwin.stat>(nameof(Darwin.stat.st_gen)));
+        Assert.Equal(124, Offset<Darwin.stat>(nameof(Darwin.stat.st_lspare)));
+        Assert.Equal(128, Offset<Darwin.stat>(nameof(Darwin.stat.st_qspare)));
+        Assert.Equal(typeof(ushort), typeof(Darwin.stat).GetField(nameof(Darwin.stat.st_mode))!.FieldType);
     }
 
     [Fact]

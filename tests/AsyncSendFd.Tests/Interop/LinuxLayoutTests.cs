@@ -162,6 +162,13 @@ public sealed class LinuxLayoutTests : IClassFixture<LinuxCHeaderFacts>
         Assert.Equal(4, Linux.LibC.SCM_PIDFD);
     }
 
+    [LinuxFact]
+    public void MemfdNoexecSeal_HasItsLinux63Value()
+    {
+        // Asserted independently of the headers, which lack it before Linux 6.3 / glibc 2.38 (include/uapi/linux/memfd.h).
+        Assert.Equal(8u, Linux.LibC.MFD_NOEXEC_SEAL);
+    }
+
     [LinuxTheory]
     [MemberData(nameof(DescriptorCounts))]
     public void CmsgMacros_ForNDescriptors_MatchCHeader(int n)

@@ -35,8 +35,8 @@ public sealed class LinuxCHeaderFacts : IDisposable
     internal static readonly int[] DescriptorCounts = [0, 1, 2, 3, 252];
 
     /// <summary>
-    /// Constants that older headers lack (Linux 6.5+, glibc 2.39+). The C program takes the header's value when
-    /// there is one and falls back to these values, the kernel's (include/uapi/asm-generic/socket.h and
+    /// Constants that older headers lack (Linux 6.3+ and 6.5+, glibc 2.38+ and 2.39+). The C program takes the header's
+    /// value when there is one and falls back to these values, the kernel's (its include/uapi headers and
     /// include/linux/socket.h), only when the header does not define the name.
     /// </summary>
     private static readonly Dictionary<string, long> KernelFallbacks = new(StringComparer.Ordinal)
@@ -44,6 +44,7 @@ public sealed class LinuxCHeaderFacts : IDisposable
         ["SO_PASSPIDFD"] = 76,
         ["SO_PEERPIDFD"] = 77,
         ["SCM_PIDFD"] = 4,
+        ["MFD_NOEXEC_SEAL"] = 8, // Linux 6.3, glibc 2.38
     };
 
     private readonly string _directory = Directory.CreateTempSubdirectory("asyncsendfd-layout-").FullName;
@@ -114,13 +115,14 @@ public sealed class LinuxCHeaderFacts : IDisposable
         c.AppendLine("#include <stdio.h>");
         c.AppendLine("#include <sys/epoll.h>");
         c.AppendLine("#include <sys/eventfd.h>");
+        c.AppendLine("#include <sys/mman.h>");
         c.AppendLine("#include <sys/socket.h>");
         c.AppendLine("#include <sys/uio.h>");
         c.AppendLine("#include <sys/un.h>");
         c.AppendLine();
         foreach ((string name, long value) in KernelFallbacks.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            // Headers older than Linux 6.5 / glibc 2.39 lack these; only then use the kernel's value.
+            // Headers older than Linux 6.3 or 6.5 / glibc 2.38 or 2.39 lack these; only then use the kernel's value.
             c.AppendLine(CultureInfo.InvariantCulture, $"#ifndef {name}");
             c.AppendLine(CultureInfo.InvariantCulture, $"#define {name} {value}");
             c.AppendLine(CultureInfo.InvariantCulture, $"#define FALLBACK_{name} 1");
