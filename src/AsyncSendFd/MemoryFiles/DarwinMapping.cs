@@ -34,7 +34,7 @@ internal sealed unsafe class DarwinMapping : Mapping
         }
         finally
         {
-            lease.Release();
+            lease.Dispose();
         }
     }
 

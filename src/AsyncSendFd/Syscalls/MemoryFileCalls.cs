@@ -75,7 +75,7 @@ internal static unsafe class MemoryFileCalls
         }
         finally
         {
-            lease.Release();
+            lease.Dispose();
         }
     }
 
@@ -93,7 +93,7 @@ internal static unsafe class MemoryFileCalls
             }
             finally
             {
-                lease.Release();
+                lease.Dispose();
             }
 
             if (seals < 0)
@@ -213,7 +213,7 @@ internal static unsafe class MemoryFileCalls
         }
         finally
         {
-            lease.Release();
+            lease.Dispose();
         }
     }
 
@@ -231,7 +231,7 @@ internal static unsafe class MemoryFileCalls
         }
         finally
         {
-            lease.Release();
+            lease.Dispose();
         }
 
         bool isSharedMemory = (status.st_mode & Darwin.LibC.S_IFMT) == 0;
