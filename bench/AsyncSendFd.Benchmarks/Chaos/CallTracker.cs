@@ -143,18 +143,20 @@ internal sealed class CallTracker(ChaosRound round)
 
     /// <summary>
     /// What tells a library delay from a loaded machine: the calls the same way on the socket that ended while this one
-    /// waited (it waited in line behind them) or still run, and how late the watchdog itself woke meanwhile.
+    /// waited (it waited in line behind them) or still run, how late the watchdog's own thread woke, and how late the
+    /// thread pool (where woken async calls continue) started queued work.
     /// </summary>
     private string Context(CallRecord call)
     {
         if (call.Endpoint is not { } endpoint)
         {
-            return $" [watchdog woke up to {round.WorstLagSince(call.StartedAt)} ms late meanwhile]";
+            return $" [meanwhile the watchdog woke up to {round.WorstLagSince(call.StartedAt)} ms late, the thread pool started work up to {round.WorstPoolLagSince(call.StartedAt)} ms late]";
         }
 
         int ended = endpoint.CallsEnded(call.IsReceive) - call.EndedBefore;
         int running = _inFlight.Keys.Count(c => c != call && c.Endpoint == endpoint && c.IsReceive == call.IsReceive);
         string way = call.IsReceive ? "receives" : "sends";
-        return $" [meanwhile {ended} other {way} on {endpoint} ended and {running} still run; the watchdog woke up to {round.WorstLagSince(call.StartedAt)} ms late]";
+        return $" [meanwhile {ended} other {way} on {endpoint} ended and {running} still run; the watchdog woke up to "
+            + $"{round.WorstLagSince(call.StartedAt)} ms late, the thread pool started work up to {round.WorstPoolLagSince(call.StartedAt)} ms late]";
     }
 }

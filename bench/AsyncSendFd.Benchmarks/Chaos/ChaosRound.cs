@@ -31,14 +31,16 @@ internal sealed class ChaosRound
     private readonly CancellationTokenSource _chaosOver = new();
     private readonly int _targetLanes;
     private readonly ConcurrentQueue<(long At, long Lag)> _lags = new();
+    private readonly ConcurrentQueue<(long At, long Lag)> _poolLags = new();
     private long _squeezeOpenSince;
     private int _nextMessageId;
     private int _nextLaneId;
     private int _socketTokens;
 
-    public ChaosRound(int number, ChaosCounters counters, ViolationLog violations, Random rng)
+    public ChaosRound(int number, Fault faults, ChaosCounters counters, ViolationLog violations, Random rng)
     {
         Number = number;
+        Faults = faults;
         Counters = counters;
         _violations = violations;
         _rng = rng;
@@ -49,6 +51,11 @@ internal sealed class ChaosRound
     }
 
     public int Number { get; }
+
+    /// <summary>The faults this round injects.</summary>
+    public Fault Faults { get; }
+
+    public bool Injects(Fault fault) => (Faults & fault) != 0;
 
     public ChaosCounters Counters { get; }
 
@@ -62,7 +69,7 @@ internal sealed class ChaosRound
 
     /// <summary>Reports a violation; with a lane, its last events follow, to explain it.</summary>
     public void Violation(ViolationKind kind, string detail, Lane? lane = null) =>
-        _violations.Report(kind, lane is null ? $"round {Number}: {detail}" : $"round {Number}: {detail}\n      {lane} events: {lane.Log.Recent()}");
+        _violations.Report(kind, lane is null ? $"round {Number}: {detail}" : $"round {Number}: {detail}\n      {lane}{(lane.HadTwin ? ", which had a second Socket receiving on its descriptor," : "")} events: {lane.Log.Recent()}");
 
     public bool MaySendSocket() => Interlocked.Increment(ref _socketTokens) <= SocketTokensPerRound;
 
@@ -228,7 +235,7 @@ internal sealed class ChaosRound
         Lane lane;
         try
         {
-            lane = Lane.Create(Interlocked.Increment(ref _nextLaneId), kind, _rng);
+            lane = Lane.Create(Interlocked.Increment(ref _nextLaneId), kind, _rng, Injects(Fault.Timeouts));
         }
         catch (SocketException)
         {
@@ -291,8 +298,11 @@ internal sealed class ChaosRound
             {
                 try
                 {
+                    // Yield between steps: a step whose calls complete at once would otherwise keep its pool thread,
+                    // and the library's woken calls would queue behind a starved pool, not behind the library.
                     while (await step(false).ConfigureAwait(false))
                     {
+                        await Task.Yield();
                     }
                 }
                 catch (Exception e)
@@ -313,67 +323,80 @@ internal sealed class ChaosRound
     /// <summary>Injects a fault every few tens of milliseconds, and keeps the number of live lanes up.</summary>
     private void Monkey(Random rng)
     {
+        long last = Environment.TickCount64;
         while (!_chaosOver.Token.WaitHandle.WaitOne(rng.Next(10, 50)))
         {
-            Lane[] live;
-            lock (_lanes)
+            // On a loaded machine the thread wakes late: catch up, so the faults keep their rate per second.
+            long now = Environment.TickCount64;
+            for (long due = Math.Clamp((now - last) / 30, 1, 5); due > 0; due--)
             {
-                live = [.. _lanes.Where(l => l.IsLive)];
+                InjectOne(rng);
             }
 
-            if (live.Length < _targetLanes)
-            {
-                Counters.Add(Counter.LanesAdded);
-                AddLane(InitialLanes[rng.Next(InitialLanes.Length)].Kind);
-            }
+            last = now;
+        }
+    }
 
-            if (live.Length == 0)
-            {
-                continue;
-            }
+    private void InjectOne(Random rng)
+    {
+        Lane[] live;
+        lock (_lanes)
+        {
+            live = [.. _lanes.Where(l => l.IsLive)];
+        }
 
-            Lane lane = live[rng.Next(live.Length)];
-            double r = rng.NextDouble();
-            if (r < 0.30)
-            {
-                Counters.Add(Counter.Pauses);
-                int pause = rng.Next(100, 1500);
-                lane.PauseReceivers(pause); // senders fill the socket and wait
-                lane.Log.Add($"receivers paused {pause} ms");
-            }
-            else if (r < 0.40)
-            {
-                Counters.Add(Counter.Stalls);
-                int stall = rng.Next(1200, 2500);
-                lane.StallSenders(stall); // receivers wait long, past their timeouts
-                lane.Log.Add($"senders stalled {stall} ms");
-            }
-            else if (r < 0.46)
-            {
-                Squeeze(rng.Next(0, 48), rng.Next(30, 250));
-            }
-            else if (r < 0.51)
-            {
-                Counters.Add(Counter.PeerCloses);
-                lane.ReceiverGoneEarly = true;
-                lane.Log.Add("receiver closed by the chaos");
-                CloseReceiver(lane); // under its receives; for the senders, the peer closes midway
-            }
-            else if (r < 0.56)
-            {
-                Counters.Add(Counter.SocketDisposals);
-                lane.Log.Add("sender disposed by the chaos");
-                Disposer.Dispose(lane.Sender); // under its sends; for the receivers, the peer closes midway
-            }
-            else if (r < 0.61 && lane.Kind is LaneKind.StreamSingles or LaneKind.Datagram or LaneKind.Seqpacket && lane.AddTwin() is { } twin)
-            {
-                // A second Socket over the receiving descriptor, receiving at the same time as the lane's own.
-                Counters.Add(Counter.Twins);
-                lane.Log.Add("a twin Socket over the receiving descriptor starts receiving");
-                long until = Environment.TickCount64 + rng.Next(300, 1500);
-                var worker = new ReceiverWorker(this, lane, twin, new Random(rng.Next()), until);
-                StartWorker(lane, false, $"chaos twin {lane.Id}", worker.StepAsync, rng.NextDouble() < 0.5, () => Disposer.Dispose(twin));
-            }
+        if (live.Length < _targetLanes)
+        {
+            Counters.Add(Counter.LanesAdded);
+            AddLane(InitialLanes[rng.Next(InitialLanes.Length)].Kind);
+        }
+
+        if (live.Length == 0)
+        {
+            return;
+        }
+
+        Lane lane = live[rng.Next(live.Length)];
+        double r = rng.NextDouble();
+        if (r < 0.30 && Injects(Fault.Pause))
+        {
+            Counters.Add(Counter.Pauses);
+            int pause = rng.Next(100, 1500);
+            lane.PauseReceivers(pause); // senders fill the socket and wait
+            lane.Log.Add($"receivers paused {pause} ms");
+        }
+        else if (r >= 0.30 && r < 0.40 && Injects(Fault.Stall))
+        {
+            Counters.Add(Counter.Stalls);
+            int stall = rng.Next(1200, 2500);
+            lane.StallSenders(stall); // receivers wait long, past their timeouts
+            lane.Log.Add($"senders stalled {stall} ms");
+        }
+        else if (r >= 0.40 && r < 0.46 && Injects(Fault.Squeeze))
+        {
+            Squeeze(rng.Next(0, 48), rng.Next(30, 250));
+        }
+        else if (r >= 0.46 && r < 0.51 && Injects(Fault.PeerClose))
+        {
+            Counters.Add(Counter.PeerCloses);
+            lane.ReceiverGoneEarly = true;
+            lane.Log.Add("receiver closed by the chaos");
+            CloseReceiver(lane); // under its receives; for the senders, the peer closes midway
+        }
+        else if (r >= 0.51 && r < 0.56 && Injects(Fault.SocketDisposal))
+        {
+            Counters.Add(Counter.SocketDisposals);
+            lane.Log.Add("sender disposed by the chaos");
+            Disposer.Dispose(lane.Sender); // under its sends; for the receivers, the peer closes midway
+        }
+        else if (r >= 0.56 && r < 0.61 && Injects(Fault.Twin) && lane.Kind is LaneKind.StreamSingles or LaneKind.Datagram or LaneKind.Seqpacket && lane.AddTwin() is { } twin)
+        {
+            // A second Socket over the receiving descriptor, receiving at the same time as the lane's own.
+            Counters.Add(Counter.Twins);
+            lane.Log.Add("a twin Socket over the receiving descriptor starts receiving");
+            long until = Environment.TickCount64 + rng.Next(300, 1500);
+            var worker = new ReceiverWorker(this, lane, twin, new Random(rng.Next()), until);
+            StartWorker(lane, false, $"chaos twin {lane.Id}", worker.StepAsync, rng.NextDouble() < 0.5, () => Disposer.Dispose(twin));
         }
     }
 
@@ -442,6 +465,18 @@ internal sealed class ChaosRound
             {
             }
 
+            // How long the pool takes to start queued work: the library's woken async calls continue there.
+            ThreadPool.UnsafeQueueUserWorkItem(
+                queuedAt =>
+                {
+                    long ran = Environment.TickCount64;
+                    _poolLags.Enqueue((ran, ran - queuedAt));
+                    while (_poolLags.Count > 100 && _poolLags.TryDequeue(out _))
+                    {
+                    }
+                },
+                now,
+                preferLocal: false);
             Calls.Inspect();
             before = Environment.TickCount64;
         }
@@ -449,6 +484,9 @@ internal sealed class ChaosRound
 
     /// <summary>How late the watchdog woke at worst since <paramref name="since"/>: a machine too loaded to time calls shows here.</summary>
     public long WorstLagSince(long since) => _lags.Where(l => l.At >= since).Select(l => l.Lag).DefaultIfEmpty(0).Max();
+
+    /// <summary>How late queued work started on the thread pool at worst since <paramref name="since"/>.</summary>
+    public long WorstPoolLagSince(long since) => _poolLags.Where(l => l.At >= since).Select(l => l.Lag).DefaultIfEmpty(0).Max();
 
     private static Task RunOnThread(string name, Action body)
     {
@@ -555,6 +593,7 @@ internal sealed class ChaosRound
                 }
             }
 
+            lane.Key.Reassembler?.CheckEnd(this);
             ExcuseOrReport(lane.Key, lost);
             CheckEmptyDatagrams(lane.Key);
         }

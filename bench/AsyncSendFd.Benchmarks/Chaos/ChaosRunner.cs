@@ -4,8 +4,44 @@ using System.Runtime.Versioning;
 
 namespace AsyncSendFd.Benchmarks.Chaos;
 
-/// <summary>How long to run, the seed of every random choice, and how long each round injects faults before its drain.</summary>
-internal sealed record ChaosOptions(TimeSpan Duration, int Seed, TimeSpan RoundChaos);
+/// <summary>How long to run, the seed of every random choice, how long each round injects faults before its drain, and which.</summary>
+internal sealed record ChaosOptions(TimeSpan Duration, int Seed, TimeSpan RoundChaos, Fault Faults = Fault.All);
+
+/// <summary>The faults the chaos injects; <c>--without twin,squeeze</c> leaves some out, to tell one cause from another.</summary>
+[Flags]
+internal enum Fault
+{
+    None = 0,
+
+    /// <summary>Async calls canceled before or while they run.</summary>
+    Cancellation = 1,
+
+    /// <summary>A handle disposed while the send carrying it runs (mostly sockets: their Dispose waits for references).</summary>
+    HandleDisposal = 2,
+
+    /// <summary>A sending socket disposed under its calls (its peer sees the end midway).</summary>
+    SocketDisposal = 4,
+
+    /// <summary>A receiving socket closed under its calls (its peer's sends fail midway).</summary>
+    PeerClose = 8,
+
+    /// <summary>The whole process held at its descriptor limit for a moment.</summary>
+    Squeeze = 16,
+
+    /// <summary>A lane's senders pause for over a second: receivers wait past their timeouts.</summary>
+    Stall = 32,
+
+    /// <summary>A lane's receivers pause: sends fill the socket and wait.</summary>
+    Pause = 64,
+
+    /// <summary>A second Socket over a receiving descriptor, receiving at the same time.</summary>
+    Twin = 128,
+
+    /// <summary>SendTimeout and ReceiveTimeout set on some lanes, for the blocking calls.</summary>
+    Timeouts = 256,
+
+    All = 511,
+}
 
 /// <summary>The outcome: the verdict is <see cref="Violations"/> == 0.</summary>
 internal sealed record ChaosReport(int Violations, int Rounds, IReadOnlyCollection<string> Examples);
@@ -20,14 +56,24 @@ internal static class ChaosRunner
 {
     private const int MiB = 1024 * 1024;
 
-    /// <param name="args">What follows <c>--chaos</c>: the seconds, then optionally <c>--seed N</c>.</param>
+    /// <param name="args">What follows <c>--chaos</c>: the seconds, then optionally <c>--seed N</c> and <c>--without FAULT,FAULT</c>.</param>
     /// <returns>0 when no invariant was violated, 1 otherwise.</returns>
     public static int RunFromCommandLine(string[] args)
     {
         double seconds = args.Length > 0 && double.TryParse(args[0], CultureInfo.InvariantCulture, out double s) ? s : 60;
         int seedAt = Array.IndexOf(args, "--seed");
         int seed = seedAt >= 0 && seedAt + 1 < args.Length ? int.Parse(args[seedAt + 1], CultureInfo.InvariantCulture) : Random.Shared.Next();
-        var options = new ChaosOptions(TimeSpan.FromSeconds(seconds), seed, TimeSpan.FromSeconds(4));
+        int withoutAt = Array.IndexOf(args, "--without");
+        Fault faults = Fault.All;
+        if (withoutAt >= 0 && withoutAt + 1 < args.Length)
+        {
+            foreach (string name in args[withoutAt + 1].Split(','))
+            {
+                faults &= ~Enum.Parse<Fault>(name.Replace("-", "", StringComparison.Ordinal), ignoreCase: true);
+            }
+        }
+
+        var options = new ChaosOptions(TimeSpan.FromSeconds(seconds), seed, TimeSpan.FromSeconds(4), faults);
         ChaosReport report = RunAsync(options, Console.Out).GetAwaiter().GetResult();
         return report.Violations == 0 ? 0 : 1;
     }
@@ -54,11 +100,11 @@ internal static class ChaosRunner
         var rng = new Random(options.Seed);
         output.WriteLine(
             $"chaos: {options.Duration.TotalSeconds:F0} s in rounds of {options.RoundChaos.TotalSeconds:F1} s of faults and a drain; "
-            + $"seed {options.Seed}; RLIMIT_NOFILE {ChaosLibC.NoFileSoftLimit}; {Environment.ProcessorCount} cores");
+            + $"seed {options.Seed}; faults: {options.Faults}; RLIMIT_NOFILE {ChaosLibC.NoFileSoftLimit}; {Environment.ProcessorCount} cores");
         var clock = Stopwatch.StartNew();
 
         // Round 0 warms up: the library's readiness engine and the runtime's own threads start on first use and stay.
-        RoundResult warmup = await new ChaosRound(0, counters, violations, new Random(rng.Next())).RunAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        RoundResult warmup = await new ChaosRound(0, options.Faults, counters, violations, new Random(rng.Next())).RunAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         Baseline baseline = Baseline.Take();
         output.WriteLine($"round   0 (warm-up): {warmup.Lanes} lanes; baseline {baseline}");
 
@@ -67,7 +113,7 @@ internal static class ChaosRunner
         int round = 1;
         for (; clock.Elapsed < options.Duration; round++)
         {
-            RoundResult result = await new ChaosRound(round, counters, violations, new Random(rng.Next())).RunAsync(options.RoundChaos).ConfigureAwait(false);
+            RoundResult result = await new ChaosRound(round, options.Faults, counters, violations, new Random(rng.Next())).RunAsync(options.RoundChaos).ConfigureAwait(false);
             int descriptors = baseline.CheckDescriptors(round, violations);
             int threads = baseline.CheckThreads(round, violations);
             heap.Add(ProcessGauges.HeapBytes());

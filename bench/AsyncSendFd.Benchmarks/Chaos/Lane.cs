@@ -145,6 +145,9 @@ internal sealed class Lane
 
     public Endpoint? Twin { get; private set; }
 
+    /// <summary>A second Socket received on the lane's descriptor at some point (the README asks for one at a time).</summary>
+    public bool HadTwin => Twin is not null;
+
     public int Refusals => Volatile.Read(ref _refusals);
 
     public int EmptyAttempted => Volatile.Read(ref _emptyAttempted);
@@ -161,7 +164,7 @@ internal sealed class Lane
 
     public bool IsLive => !Sender.IsDisposed && !Receiver.IsDisposed;
 
-    public static Lane Create(int id, LaneKind kind, Random rng)
+    public static Lane Create(int id, LaneKind kind, Random rng, bool timeouts)
     {
         (Socket sender, Socket receiver, UnixDomainSocketEndPoint? address) = kind switch
         {
@@ -171,7 +174,7 @@ internal sealed class Lane
             _ => Pair(SocketType.Stream),
         };
 
-        bool timeouts = rng.NextDouble() < 0.4;
+        timeouts &= rng.NextDouble() < 0.4;
         var lane = new Lane(id, kind, sender, receiver, address)
         {
             SocketsOnly = kind == LaneKind.StreamSingles && rng.NextDouble() < 0.3,

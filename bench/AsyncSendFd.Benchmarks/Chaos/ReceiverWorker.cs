@@ -58,7 +58,7 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
         blocking &= shape != Shape.Frame;
         CancellationTokenSource? cancel = null;
         CancellationToken token = default;
-        if (!blocking && !round.ChaosOver)
+        if (!blocking && !round.ChaosOver && round.Injects(Fault.Cancellation))
         {
             double r = rng.NextDouble();
             if (r < 0.03)
@@ -225,7 +225,7 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
             if (data.IsEmpty && count == 0)
             {
                 AtEndOfStream(op);
-                stream.AtEnd(round);
+                stream.AtEnd();
             }
             else
             {

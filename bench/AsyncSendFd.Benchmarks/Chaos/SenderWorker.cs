@@ -108,7 +108,7 @@ internal sealed class SenderWorker(ChaosRound round, Lane lane, Random rng)
     {
         CancellationTokenSource? cancel = null;
         CancellationToken token = default;
-        if (!blocking)
+        if (!blocking && round.Injects(Fault.Cancellation))
         {
             double r = rng.NextDouble();
             if (r < 0.03)
@@ -341,7 +341,7 @@ internal sealed class SenderWorker(ChaosRound round, Lane lane, Random rng)
 
     private void DisposeOneMidSendSometimes(Message message)
     {
-        if (message.Tokens.Length == 0 || rng.NextDouble() >= 0.05)
+        if (message.Tokens.Length == 0 || rng.NextDouble() >= 0.05 || !round.Injects(Fault.HandleDisposal))
         {
             return;
         }

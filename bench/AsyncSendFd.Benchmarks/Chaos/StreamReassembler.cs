@@ -23,6 +23,8 @@ internal sealed class StreamReassembler(Lane lane)
     private int _frameFill;
     private bool _frameFdsArrived;
     private readonly Queue<PendingDescriptors> _pending = new();
+    private string? _endedInside;
+    private Message? _endedInsideFrame;
 
     /// <summary>A refusal consumed bytes the receiver never saw: from here on only the descriptors can be followed.</summary>
     public bool Desynced { get; private set; }
@@ -112,17 +114,30 @@ internal sealed class StreamReassembler(Lane lane)
         }
     }
 
-    /// <summary>At end of stream: a stream may end inside a message only if a send reported failure midway.</summary>
-    public void AtEnd(ChaosRound round)
+    /// <summary>At end of stream: notes where it ended, judged once every send has reported (<see cref="CheckEnd"/>).</summary>
+    public void AtEnd()
     {
-        if (Desynced || (_frame is null && _headerFill == 0 && _pending.Count == 0) || lane.SendMaybePartial)
+        if (!Desynced && (_frame is not null || _headerFill > 0 || _pending.Count > 0))
         {
-            return;
+            _endedInside = _frame is null
+                ? $"after {_headerFill} bytes of a message header"
+                : $"after {_frameFill} of the {_frame.DataLength} bytes of {_frame}";
+            _endedInsideFrame = _frame;
         }
+    }
 
-        round.Violation(Violations.EndedMidMessage, _frame is null
-            ? $"{lane}: end of stream after {_headerFill} bytes of a message header"
-            : $"{lane}: end of stream after {_frameFill} of the {_frame.DataLength} bytes of {_frame}, whose send reported {_frame.State}", lane);
+    /// <summary>
+    /// A stream may end inside a message only if its send failed (the socket disposed or the peer gone midway); inside a
+    /// header, only if some send on the lane did.
+    /// </summary>
+    public void CheckEnd(ChaosRound round)
+    {
+        bool excused = _endedInsideFrame is { } frame ? frame.State != SendState.Succeeded : lane.SendMaybePartial;
+        if (_endedInside is not null && !excused)
+        {
+            round.Violation(Violations.EndedMidMessage, $"{lane}: end of stream {_endedInside}"
+                + (_endedInsideFrame is null ? ", and no send failed midway" : $", whose send ({_endedInsideFrame.SentBy}) reported success"), lane);
+        }
     }
 
     /// <summary>Settles the pending descriptors whose read's last byte the current message holds.</summary>
