@@ -69,7 +69,10 @@ internal sealed class ChaosRound
 
     /// <summary>Reports a violation; with a lane, its last events follow, to explain it.</summary>
     public void Violation(ViolationKind kind, string detail, Lane? lane = null) =>
-        _violations.Report(kind, lane is null ? $"round {Number}: {detail}" : $"round {Number}: {detail}\n      {lane}{(lane.HadTwin ? ", which had a second Socket receiving on its descriptor," : "")} events: {lane.Log.Recent()}");
+        _violations.Report(
+            kind,
+            lane is null ? $"round {Number}: {detail}" : $"round {Number}: {detail}\n      {lane}{(lane.HadTwin ? ", which had a second Socket receiving on its descriptor," : "")} events: {lane.Log.Recent()}",
+            lane?.HadTwin == true);
 
     public bool MaySendSocket() => Interlocked.Increment(ref _socketTokens) <= SocketTokensPerRound;
 

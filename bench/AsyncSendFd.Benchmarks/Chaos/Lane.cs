@@ -127,8 +127,6 @@ internal sealed class Lane
 
     public bool HasEndOfStream => Kind is not (LaneKind.Datagram or LaneKind.DatagramTo);
 
-    public bool IsStream => Kind is LaneKind.StreamSingles or LaneKind.StreamBatches or LaneKind.StreamFrames;
-
     /// <summary>The chaos disposed the receiving socket (or its channel faulted) before the final drain: what was unread is gone.</summary>
     public bool ReceiverGoneEarly { get; set; }
 
@@ -137,11 +135,6 @@ internal sealed class Lane
 
     /// <summary>A stream send failed midway with its socket still open (ENOBUFS): bytes after it may be out of step.</summary>
     public bool StreamMayBeCorrupt { get; set; }
-
-    /// <summary>A documented cause for the channels to fault has occurred (cancellation or end of stream midway, a refusal).</summary>
-    public bool ReceiverMayFault { get; set; }
-
-    public bool SenderMayFault { get; set; }
 
     public Endpoint? Twin { get; private set; }
 

@@ -357,7 +357,6 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
         {
             case OperationCanceledException:
                 round.Counters.Add(Counter.Canceled);
-                lane.ReceiverMayFault |= shape == Shape.Frame; // canceled midway, a frame faults the channel
                 break;
 
             case SocketException { SocketErrorCode: SocketError.TimedOut }:
@@ -389,7 +388,6 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
                 break;
 
             case EndOfStreamException when shape == Shape.Frame:
-                lane.ReceiverMayFault = true; // the peer closed inside a frame: the channel faults
                 if (!lane.Sender.IsDisposed)
                 {
                     round.Violation(Violations.EndWhileOpen, $"{op}: {failure.Message}; the sender is open", lane);
@@ -405,8 +403,8 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
                 Refused(failure, shape, call, op);
                 break;
 
-            case InvalidOperationException when shape == Shape.Frame && lane.ReceiverMayFault:
-                // A faulted channel: the frames after it are unreadable, so the lane's receiving end is closed.
+            case InvalidOperationException { InnerException: { } cause } when shape == Shape.Frame && IsDocumentedFault(cause):
+                // A faulted channel (its cause inside): the frames after it are unreadable, so the lane's receiving end is closed.
                 _done = true;
                 lane.ReceiverGoneEarly = true;
                 round.CloseReceiver(lane);
@@ -428,7 +426,6 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
         lane.AddRefusal();
         round.Counters.Add(Counter.Refusals);
         lane.Reassembler?.Desync();
-        lane.ReceiverMayFault |= shape == Shape.Frame;
         bool truncated = failure.Message.Contains("MSG_CTRUNC", StringComparison.Ordinal);
         if (truncated && !round.SqueezedDuring(call.StartedAt))
         {
@@ -447,6 +444,9 @@ internal sealed class ReceiverWorker(ChaosRound round, Lane lane, Endpoint endpo
             round.Violation(Violations.UnexpectedRefusal, $"{op}: {failure.Message} (only single descriptors are sent here)", lane);
         }
     }
+
+    /// <summary>What faults a channel, by its documentation: a frame abandoned midway, canceled, cut off, refused or failed.</summary>
+    public static bool IsDocumentedFault(Exception cause) => cause is OperationCanceledException or IOException or ObjectDisposedException or SocketException;
 
     private static string Name(Shape shape, bool blocking)
     {

@@ -227,11 +227,6 @@ internal sealed class SenderWorker(ChaosRound round, Lane lane, Random rng)
     /// <summary>What a failed send reported, by the README's Rules; anything they do not list is a violation.</summary>
     private SendState Classify(Exception failure, Message message, string op, bool blocking)
     {
-        if (lane.Kind == LaneKind.StreamFrames)
-        {
-            lane.SenderMayFault = true; // the channel faults on any failure after a frame's first byte
-        }
-
         switch (failure)
         {
             case OperationCanceledException:
@@ -267,12 +262,7 @@ internal sealed class SenderWorker(ChaosRound round, Lane lane, Random rng)
                 _stopped = true;
                 return SendState.FailedMaybeSent;
 
-            case InvalidOperationException when lane.Kind == LaneKind.StreamFrames:
-                if (!lane.SenderMayFault)
-                {
-                    round.Violation(Violations.Undocumented, $"{op} of {message}: the channel is faulted with no cause: {failure.Message}", lane);
-                }
-
+            case InvalidOperationException { InnerException: { } cause } when lane.Kind == LaneKind.StreamFrames && ReceiverWorker.IsDocumentedFault(cause):
                 _stopped = true;
                 return SendState.FailedNothingSent; // a faulted channel refuses before sending
 

@@ -126,8 +126,6 @@ internal sealed class TokenRegistry(int round)
     private readonly ConcurrentDictionary<string, Token> _byIdentity = new();
     private long _nextId;
 
-    public ICollection<Token> All => _byIdentity.Values;
-
     /// <returns>A new token, or null when the process is out of descriptors.</returns>
     public Token? Create(bool socket)
     {

@@ -58,12 +58,16 @@ internal static class Violations
     public static readonly ViolationKind HarnessError = new("harness-error", "(the chaos run itself)", "the chaos harness failed; its checks are incomplete");
 }
 
-/// <summary>Collects violations: counts per kind, the first few in full, printed as they happen.</summary>
+/// <summary>
+/// Collects violations: counts per kind, the first few of each in full, printed as they happen. Those on a lane where a
+/// second Socket received on the same descriptor (against the README's "one Socket object at a time") are counted and
+/// shown apart, so that what that causes does not hide anything else.
+/// </summary>
 internal sealed class ViolationLog(TextWriter output)
 {
     private const int PrintedPerKind = 3;
 
-    private readonly ConcurrentDictionary<ViolationKind, int> _counts = new();
+    private readonly ConcurrentDictionary<(ViolationKind Kind, bool Twin), int> _counts = new();
     private readonly ConcurrentQueue<string> _examples = new();
     private int _total;
 
@@ -72,10 +76,10 @@ internal sealed class ViolationLog(TextWriter output)
     /// <summary>The first few of each kind, for the summary and a test's failure message.</summary>
     public IReadOnlyCollection<string> Examples => _examples;
 
-    public void Report(ViolationKind kind, string detail)
+    public void Report(ViolationKind kind, string detail, bool onTwinLane = false)
     {
         Interlocked.Increment(ref _total);
-        int count = _counts.AddOrUpdate(kind, 1, static (_, n) => n + 1);
+        int count = _counts.AddOrUpdate((kind, onTwinLane), 1, static (_, n) => n + 1);
         if (count <= PrintedPerKind)
         {
             string line = $"VIOLATION {kind.Name} [{kind.Rule}]: {detail}";
@@ -93,9 +97,11 @@ internal sealed class ViolationLog(TextWriter output)
         }
 
         output.WriteLine("violations:");
-        foreach ((ViolationKind kind, int count) in _counts.OrderByDescending(p => p.Value))
+        foreach (IGrouping<ViolationKind, KeyValuePair<(ViolationKind Kind, bool Twin), int>> kind in _counts.GroupBy(p => p.Key.Kind).OrderByDescending(g => g.Sum(p => p.Value)))
         {
-            output.WriteLine($"  {count,7:N0}  {kind.Name,-24} [{kind.Rule}] {kind.Meaning}");
+            int twin = kind.Where(p => p.Key.Twin).Sum(p => p.Value);
+            string apart = twin > 0 ? $" ({twin:N0} on lanes where a second Socket received on the same descriptor)" : "";
+            output.WriteLine($"  {kind.Sum(p => p.Value),7:N0}  {kind.Key.Name,-24} [{kind.Key.Rule}] {kind.Key.Meaning}{apart}");
         }
     }
 }
