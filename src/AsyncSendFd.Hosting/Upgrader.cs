@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Hosting.Internal;
+using AsyncSendFd.Hosting.Protocol;
 using AsyncSendFd.Hosting.Serving;
 using AsyncSendFd.Hosting.Successor;
 using Microsoft.Extensions.Logging;
@@ -191,6 +192,22 @@ public sealed class Upgrader : IAsyncDisposable
     /// <param name="cancellationToken">Abandons the upgrade (the successor is stopped).</param>
     /// <returns>What happened; failures are results, not exceptions.</returns>
     public Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken = default) => _servingSide.UpgradeAsync("method call", cancellationToken);
+
+    /// <summary>
+    /// Asks the generation serving on <paramref name="socketPath"/> for an upgrade and waits until it is over: what
+    /// a command-line tool (an <c>ExecReload=</c> line, a deploy script) calls to learn whether the upgrade went
+    /// through. The serving generation runs it as it runs <see cref="UpgradeAsync"/>, after checking this
+    /// process's kernel credentials (<c>SO_PEERCRED</c>) as it checks a successor's.
+    /// </summary>
+    /// <param name="socketPath">The serving generation's <see cref="UpgradeOptions.SocketPath"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the upgrade itself goes on).</param>
+    /// <returns>The upgrade's result, as the serving generation's <see cref="UpgradeAsync"/> returned it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="socketPath"/> is null or empty.</exception>
+    /// <exception cref="SocketException">Nothing serves on <paramref name="socketPath"/> (or it may not be reached).</exception>
+    /// <exception cref="IOException">The serving generation hung up without a result, or answered in another protocol.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    public static Task<UpgradeResult> RequestUpgradeAsync(string socketPath, CancellationToken cancellationToken = default) =>
+        UpgradeRequestClient.RequestAsync(socketPath, cancellationToken);
 
     /// <summary>
     /// Stops serving upgrades and closes what this generation holds. A generation that stops for good (not

@@ -245,7 +245,10 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
     }
 
-    /// <summary>A connection on the control socket: the child an upgrade waits for, or a successor someone else started.</summary>
+    /// <summary>
+    /// A connection on the control socket, sorted by its first message: the child an upgrade waits for, a successor
+    /// someone else started, or a client asking for an upgrade.
+    /// </summary>
     private async Task HandleConnectionAsync(ControlConnection connection)
     {
         UnixPeerCredentials peer;
@@ -257,6 +260,40 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         {
             connection.Dispose();
             return;
+        }
+
+        UpgradeWire.Greeting greeting;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            deadline.CancelAfter(options.ReadyTimeout);
+
+            // Read first even from a peer about to be refused (see ControlConnection.RefuseAsync).
+            using FdMessage? first = await connection.ReceiveAsync(deadline.Token).ConfigureAwait(false);
+            greeting = first is null ? UpgradeWire.Greeting.Unknown : UpgradeWire.ReadGreeting(first.Payload.Span);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidOperationException)
+        {
+            connection.Dispose();
+            if (!_shutdown.IsCancellationRequested)
+            {
+                string what = e is OperationCanceledException ? $"said nothing within {options.ReadyTimeout}" : $"broke the first frame ({e.Message})";
+                Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol: it {what}", peer.ProcessId);
+            }
+
+            return;
+        }
+
+        switch (greeting)
+        {
+            case UpgradeWire.Greeting.UpgradeRequest:
+                await AnswerUpgradeRequestAsync(connection, peer).ConfigureAwait(false);
+                return;
+            case UpgradeWire.Greeting.Unknown:
+                await connection.RefuseAsync("not an upgrade hello of this protocol version").ConfigureAwait(false);
+                connection.Dispose();
+                Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
+                return;
         }
 
         lock (_lock)
@@ -271,7 +308,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         string? notNow = NotReadyForUpgrade()?.Reason;
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
-            await ReadHelloQuicklyAsync(connection).ConfigureAwait(false);
             await connection.RefuseAsync(notNow ?? "another upgrade is running").ConfigureAwait(false);
             connection.Dispose();
             return;
@@ -279,7 +315,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
         try
         {
-            Log.UpgradeRequested(logger, $"pid {peer.ProcessId} connected");
+            Log.SuccessorConnected(logger, peer.ProcessId);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             deadline.CancelAfter(options.ReadyTimeout);
             await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false);
@@ -290,9 +326,21 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
     }
 
+    /// <summary>A client (a command-line tool) asks for an upgrade: allowed as a successor would be, answered with the result.</summary>
+    private async Task AnswerUpgradeRequestAsync(ControlConnection connection, UnixPeerCredentials peer)
+    {
+        using (connection)
+        {
+            UpgradeResult result = IsAuthorized(peer)
+                ? await UpgradeAsync($"requested by pid {peer.ProcessId}", CancellationToken.None).ConfigureAwait(false)
+                : Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} (uid {peer.UserId}) may not request upgrades");
+            await connection.TrySendAsync(UpgradeWire.EncodeResult(result)).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
-    /// The hand-over to one connected successor: hello, credential check, offer, ready, commit, retire. Anything
-    /// but a commit leaves this generation serving with all it had.
+    /// The hand-over to one connected successor, whose hello was read: credential check, offer, ready, commit,
+    /// retire. Anything but a commit leaves this generation serving with all it had.
     /// </summary>
     private async Task<UpgradeResult> HandOverAsync(ControlConnection connection, UnixPeerCredentials peer, SuccessorChild? child, CancellationToken caller, CancellationToken deadline)
     {
@@ -300,17 +348,8 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         bool retired = false;
         try
         {
-            // The hello is read first even from a process about to be refused (see ControlConnection.RefuseAsync).
-            using (FdMessage? hello = await connection.ReceiveAsync(deadline).ConfigureAwait(false))
-            {
-                if (hello is null || !UpgradeWire.IsHello(hello.Payload.Span))
-                {
-                    await connection.RefuseAsync("not an upgrade hello of this protocol version").ConfigureAwait(false);
-                    return Failed(UpgradeOutcome.ProtocolViolation, $"pid {successor} did not speak the upgrade protocol", successor);
-                }
-            }
-
             if (!IsAuthorized(peer))
+
             {
                 Log.RefusedCredentials(logger, successor, peer.UserId, peer.GroupId);
                 await connection.RefuseAsync($"uid {peer.UserId} may not take over from uid {LibC.getuid()}").ConfigureAwait(false);
@@ -397,20 +436,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     {
         Log.UpgradeFailed(logger, reason);
         return UpgradeResult.Failure(outcome, reason, processId);
-    }
-
-    /// <summary>The first message of a connection about to be refused, read and dropped, so the refusal reaches it.</summary>
-    private static async Task ReadHelloQuicklyAsync(ControlConnection connection)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            (await connection.ReceiveAsync(timeout.Token).ConfigureAwait(false))?.Dispose();
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
-        {
-            // No hello, or a bad one: the refusal is sent all the same.
-        }
     }
 
     /// <summary>An upgrade's own child, whose connection is expected on the control socket.</summary>
