@@ -38,6 +38,16 @@ public sealed class UpgradeOptions
     public Func<UnixPeerCredentials, bool>? AuthorizeSuccessor { get; set; }
 
     /// <summary>
+    /// Where the serving generation keeps a one-time upgrade token for successors it does not start itself (a
+    /// supervisor, another unit); <see langword="null"/> (the default) for none, so that only a successor this
+    /// generation started may take over. When set, the serving generation writes a fresh token there (a file only
+    /// its user may read, e.g. <c>/run/myapp/upgrade.token</c>) when it starts serving and each time one is used,
+    /// and a starting process that was not handed a token by its parent reads it from there. Every generation must
+    /// be given the same path.
+    /// </summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>
     /// How to start the successor for <see cref="Upgrader.UpgradeAsync"/>; by default this executable again with the
     /// same arguments (<c>dotnet app.dll</c> included), inheriting the environment, standard output and error.
     /// </summary>

@@ -71,7 +71,7 @@ public sealed class CredentialTests
         using (successor)
         using (link)
         {
-            await successor.SendAsync(Wire.Hello);
+            await successor.SendHelloAsync();
             (byte type, string reason) = await successor.ReceiveTextAsync();
             Assert.Equal(Wire.Refused, type);
             Assert.Contains($"uid {Identity.UserId} may not take over", reason, StringComparison.Ordinal);
@@ -103,7 +103,7 @@ public sealed class CredentialTests
         using (successor)
         using (link)
         {
-            await successor.SendAsync(Wire.Hello);
+            await successor.SendHelloAsync();
             (byte type, string reason) = await successor.ReceiveTextAsync();
             Assert.Equal(Wire.Refused, type);
             Assert.Contains($"uid {Nobody} may not take over from uid {Identity.UserId}", reason, StringComparison.Ordinal);

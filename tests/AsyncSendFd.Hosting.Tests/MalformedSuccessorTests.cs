@@ -23,7 +23,7 @@ public sealed class MalformedSuccessorTests
 
         async Task Misbehave()
         {
-            using FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving.SocketPath);
+            using FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving);
             using SafeFileHandle file = File.OpenHandle(Path.Combine(serving.Directory, "attached"), FileMode.OpenOrCreate, FileAccess.ReadWrite);
             switch (misbehaviour)
             {
@@ -40,7 +40,7 @@ public sealed class MalformedSuccessorTests
                     await fake.SendAsync("HASFU/2"u8.ToArray());
                     break;
                 default:
-                    await fake.SendAsync(Wire.Hello, file, file);
+                    await fake.SendAsync(Wire.Hello(fake.Token), file, file);
                     break;
             }
 
@@ -80,10 +80,10 @@ public sealed class MalformedSuccessorTests
     public async Task AfterTheOffer_AnythingButReady_FailsTheUpgrade_WithoutACommit()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
-        using (FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving.SocketPath))
+        using (FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving))
         {
             Assert.Equal(2, await fake.HelloAndOfferAsync());
-            await fake.SendAsync(Wire.Hello); // again, instead of Ready
+            await fake.SendHelloAsync(); // again, instead of Ready
             (byte? type, _) = await ReplyAsync(fake);
             Assert.Null(type); // hung up on, never a commit
         }

@@ -22,6 +22,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     private readonly SemaphoreSlim _upgradeSlot = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _retired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Admission _admission = new(options);
     private PosixSignalRegistration? _sighup;
     private Socket? _control;
     private Task _acceptLoop = Task.CompletedTask;
@@ -29,7 +30,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     private int _generation;
     private Task _predecessorExited = Task.CompletedTask;
     private int _predecessorProcessId;
-    private AwaitedChild? _awaited;
+    private TaskCompletionSource<ControlConnection>? _awaitedChild;
 
     private enum State
     {
@@ -104,6 +105,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
 
         await SystemdNotifier.NotifyAsync(logger, $"MAINPID={Environment.ProcessId}\nREADY=1").ConfigureAwait(false);
+        _admission.PublishFileToken();
         _acceptLoop = AcceptSuccessorsAsync(_control!);
         Log.Serving(logger, generation, Environment.ProcessId);
     }
@@ -129,22 +131,23 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             Log.UpgradeRequested(logger, trigger);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
             deadline.CancelAfter(options.ReadyTimeout);
-            (SuccessorChild? started, string? error) = SuccessorChild.Start(options);
+            (SuccessorChild? started, string? error) = SuccessorChild.Start(options, _admission.IssueChildToken());
             if (started is null)
             {
+                _admission.RevokeChildToken();
                 return Failed(UpgradeOutcome.SuccessorDidNotStart, $"could not start the successor: {error}");
             }
 
             using SuccessorChild child = started;
-            (ControlConnection Connection, UnixPeerCredentials Peer)? connected = await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false);
-            if (connected is not { } c)
+            ControlConnection? connection = await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false);
+            if (connection is null)
             {
                 return child.HasExited
                     ? Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.ProcessId}) exited with code {child.ExitCode} before connecting", child.ProcessId)
                     : Failed(CanceledOutcome(cancellationToken) ?? UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {child.ProcessId}) did not connect within {options.ReadyTimeout}", child.Kill());
             }
 
-            return await HandOverAsync(c.Connection, c.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
+            return await HandOverAsync(connection, connection.Socket.GetPeerCredentials(), child, cancellationToken, deadline.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -168,6 +171,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         _control?.Dispose();
         if (forGood)
         {
+            _admission.WithdrawFileToken();
             File.Delete(options.SocketPath);
             if (options.PidFile is { } pidFile)
             {
@@ -197,29 +201,31 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     private UpgradeOutcome? CanceledOutcome(CancellationToken caller) =>
         caller.IsCancellationRequested ? UpgradeOutcome.Canceled : _shutdown.IsCancellationRequested ? UpgradeOutcome.Stopping : null;
 
-    private async Task<(ControlConnection, UnixPeerCredentials)?> WaitForChildToConnectAsync(SuccessorChild child, CancellationToken deadline)
+    /// <summary>The child's connection (its hello, with the child's token, read), or null if it exited or the deadline passed first.</summary>
+    private async Task<ControlConnection?> WaitForChildToConnectAsync(SuccessorChild child, CancellationToken deadline)
     {
-        var awaited = new AwaitedChild(child.ProcessId);
+        var awaited = new TaskCompletionSource<ControlConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
-            _awaited = awaited;
+            _awaitedChild = awaited;
         }
 
         try
         {
-            await Task.WhenAny(awaited.Connection.Task, child.WaitForExitAsync(deadline)).ConfigureAwait(false);
+            await Task.WhenAny(awaited.Task, child.WaitForExitAsync(deadline)).ConfigureAwait(false);
         }
         finally
         {
             lock (_lock)
             {
-                _awaited = null;
+                _awaitedChild = null;
+                _admission.RevokeChildToken();
             }
         }
 
-        // Closes the door: a connection that arrives from now on is handled as any other.
-        awaited.Connection.TrySetCanceled(CancellationToken.None);
-        return awaited.Connection.Task.IsCompletedSuccessfully ? awaited.Connection.Task.Result : null;
+        // Closes the door: the child's token is void, so a connection presenting it from now on is refused.
+        awaited.TrySetCanceled(CancellationToken.None);
+        return awaited.Task.IsCompletedSuccessfully ? awaited.Task.Result : null;
     }
 
     private async Task AcceptSuccessorsAsync(Socket control)
@@ -263,6 +269,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
 
         UpgradeWire.Greeting greeting;
+        string token;
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
@@ -270,7 +277,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
             // Read first even from a peer about to be refused (see ControlConnection.RefuseAsync).
             using FdMessage? first = await connection.ReceiveAsync(deadline.Token).ConfigureAwait(false);
-            greeting = first is null ? UpgradeWire.Greeting.Unknown : UpgradeWire.ReadGreeting(first.Payload.Span);
+            (greeting, token) = first is null ? (UpgradeWire.Greeting.Unknown, "") : UpgradeWire.ReadGreeting(first.Payload.Span);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidOperationException)
         {
@@ -298,13 +305,21 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
         lock (_lock)
         {
-            if (_awaited is { } awaited && awaited.ProcessId == peer.ProcessId && awaited.Connection.TrySetResult((connection, peer)))
+            if (_awaitedChild is { } awaited && _admission.IsChildToken(token) && awaited.TrySetResult(connection))
             {
                 return;
             }
         }
 
-        // A successor someone else started (a supervisor, another unit): the same rules apply.
+        if (!_admission.RedeemFileToken(token))
+        {
+            await connection.RefuseAsync("no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
+            connection.Dispose();
+            Failed(UpgradeOutcome.TokenRefused, $"pid {peer.ProcessId} presented no valid upgrade token: this generation did not start it", peer.ProcessId);
+            return;
+        }
+
+        // A successor someone else started (a supervisor, another unit) with the token file's token: the same rules apply.
         string? notNow = NotReadyForUpgrade()?.Reason;
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
@@ -331,7 +346,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     {
         using (connection)
         {
-            UpgradeResult result = IsAuthorized(peer)
+            UpgradeResult result = _admission.MayTakeOver(peer)
                 ? await UpgradeAsync($"requested by pid {peer.ProcessId}", CancellationToken.None).ConfigureAwait(false)
                 : Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} (uid {peer.UserId}) may not request upgrades");
             await connection.TrySendAsync(UpgradeWire.EncodeResult(result)).ConfigureAwait(false);
@@ -348,7 +363,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         bool retired = false;
         try
         {
-            if (!IsAuthorized(peer))
+            if (!_admission.MayTakeOver(peer))
 
             {
                 Log.RefusedCredentials(logger, successor, peer.UserId, peer.GroupId);
@@ -408,9 +423,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
     }
 
-    private bool IsAuthorized(UnixPeerCredentials peer) =>
-        options.AuthorizeSuccessor is { } authorize ? authorize(peer) : peer.UserId == LibC.getuid() || options.AllowedUserIds.Contains(peer.UserId);
-
     private bool Retire(ControlConnection connection)
     {
         lock (_lock)
@@ -436,13 +448,5 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     {
         Log.UpgradeFailed(logger, reason);
         return UpgradeResult.Failure(outcome, reason, processId);
-    }
-
-    /// <summary>An upgrade's own child, whose connection is expected on the control socket.</summary>
-    private sealed class AwaitedChild(int processId)
-    {
-        public int ProcessId { get; } = processId;
-
-        public TaskCompletionSource<(ControlConnection, UnixPeerCredentials)> Connection { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

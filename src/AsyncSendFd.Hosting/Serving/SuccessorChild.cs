@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
+using AsyncSendFd.Hosting.Protocol;
 
 namespace AsyncSendFd.Hosting.Serving;
 
@@ -17,14 +18,15 @@ internal sealed class SuccessorChild : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <see cref="UpgradeOptions.SuccessorStartInfo"/>, by default this program again.</summary>
+    /// <summary>Starts <see cref="UpgradeOptions.SuccessorStartInfo"/>, by default this program again, with its one-time token.</summary>
     /// <returns>The child, or why it could not be started.</returns>
-    public static (SuccessorChild? Child, string? Error) Start(UpgradeOptions options)
+    public static (SuccessorChild? Child, string? Error) Start(UpgradeOptions options, string token)
     {
         try
         {
-            Process process = Process.Start((options.SuccessorStartInfo ?? SuccessorProcess.SameProgram)())
-                ?? throw new InvalidOperationException("Process.Start returned no process.");
+            ProcessStartInfo start = (options.SuccessorStartInfo ?? SuccessorProcess.SameProgram)();
+            start.Environment[UpgradeWire.TokenVariable] = token;
+            Process process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned no process.");
             return (new SuccessorChild(process), null);
         }
         catch (Exception e) when (e is Win32Exception or InvalidOperationException or IOException)

@@ -58,7 +58,7 @@ internal sealed class SuccessorSide(UpgradeOptions options, ILogger logger) : ID
         {
             try
             {
-                await predecessor.SendAsync(UpgradeWire.EncodeHello(), deadline.Token).ConfigureAwait(false);
+                await predecessor.SendAsync(UpgradeWire.EncodeHello(TakeToken()), deadline.Token).ConfigureAwait(false);
             }
             catch (SocketException)
             {
@@ -146,6 +146,22 @@ internal sealed class SuccessorSide(UpgradeOptions options, ILogger logger) : ID
         _predecessor?.Dispose();
         Inherited.Dispose();
         _abandoned.TrySetCanceled();
+    }
+
+    /// <summary>
+    /// The one-time token that admits this process: from its parent (the environment, removed once read, so this
+    /// process's own children do not inherit it), else from the token file.
+    /// </summary>
+    private string? TakeToken()
+    {
+        string? token = Environment.GetEnvironmentVariable(UpgradeWire.TokenVariable);
+        if (!string.IsNullOrEmpty(token))
+        {
+            Environment.SetEnvironmentVariable(UpgradeWire.TokenVariable, null);
+            return token;
+        }
+
+        return options.TokenFile is { } path ? TokenFile.Read(path) : null;
     }
 
     private static Socket AdoptControlListener(FdMessage offer, int index)

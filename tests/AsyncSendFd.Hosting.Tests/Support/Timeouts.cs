@@ -6,8 +6,8 @@ internal static class Timeouts
     public static readonly TimeSpan Guard = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// The ready timeout of the tests that wait it out: short, so the suite stays quick, yet long enough for a cold python
-    /// child to start and connect on a loaded machine (700 ms was not, after a build).
+    /// The ready timeout of the tests that wait it out: short, so the suite stays quick, yet long enough for a python
+    /// child to start, connect and (through the test) say hello on a loaded machine; 700 ms was not, now and then.
     /// </summary>
     public static readonly TimeSpan ShortReady = TimeSpan.FromSeconds(2);
 
