@@ -117,14 +117,12 @@ public sealed class Upgrader : IAsyncDisposable
             _servingSide.UpgradeOnSighup();
         }
 
-        if (await _successorSide.TryTakeOverAsync(cancellationToken).ConfigureAwait(false) is { } handedOver)
+        Socket? handedOver = await _successorSide.TryTakeOverAsync(cancellationToken).ConfigureAwait(false);
+        _servingSide.Hold(handedOver);
+        if (handedOver is null)
         {
-            _servingSide.Hold(handedOver);
-            return;
+            Log.FirstGeneration(_logger, Generation, Environment.ProcessId, _options.SocketPath);
         }
-
-        _servingSide.Hold(ServingSide.BindControlListener(_options.SocketPath));
-        Log.FirstGeneration(_logger, Generation, Environment.ProcessId, _options.SocketPath);
     }
 
     /// <summary>
@@ -209,9 +207,14 @@ public sealed class Upgrader : IAsyncDisposable
     public static Task<UpgradeResult> RequestUpgradeAsync(string socketPath, CancellationToken cancellationToken = default) =>
         UpgradeRequestClient.RequestAsync(socketPath, cancellationToken);
 
+    /// <summary>The host began to stop: abandon an upgrade in flight now, while the server drains; <see cref="DisposeAsync"/> waits for it.</summary>
+    internal void BeginStop() => _servingSide.BeginStop();
+
     /// <summary>
-    /// Stops serving upgrades and closes what this generation holds. A generation that stops for good (not
-    /// retired) also removes the control socket and a PID file that still names it.
+    /// Stops serving upgrades and closes what this generation holds. An upgrade that has not committed is abandoned:
+    /// its successor is told to exit (and killed if it is this process's child and has not exited five seconds
+    /// later). A generation that stops for good (not retired) also removes the control socket, the token file and a
+    /// PID file that still names it.
     /// </summary>
     public async ValueTask DisposeAsync()
     {

@@ -84,11 +84,12 @@ public sealed class MalformedSuccessorTests
         {
             Assert.Equal(2, await fake.HelloAndOfferAsync());
             await fake.SendHelloAsync(); // again, instead of Ready
-            (byte? type, _) = await ReplyAsync(fake);
-            Assert.Null(type); // hung up on, never a commit
+            (byte? type, string? reason) = await ReplyAsync(fake);
+            Assert.Equal(Wire.Abort, type); // told to go (never a commit), so it does not take the hang-up for its predecessor's death
+            Assert.Equal("expected Ready", reason);
         }
 
-        await FailedUpgradeTests.WaitForFailuresAsync(serving.Log, "before it was ready", 1);
+        await FailedUpgradeTests.WaitForFailuresAsync(serving.Log, "broke the protocol before it was ready", 1);
         await serving.AssertStillServesAsync();
         await serving.AssertNextUpgradeSucceedsAsync();
     }
@@ -106,6 +107,12 @@ public sealed class MalformedSuccessorTests
         {
             Assert.Equal(2, await successor.HelloAndOfferAsync());
             await successor.Socket.SendAsync(new byte[] { 1, 0, 0 }); // three bytes of a frame header, then nothing
+
+            // The stalled frame does not stop the serving generation from telling it to go.
+            (byte type, string reason) = await successor.ReceiveTextAsync();
+            Assert.Equal(Wire.Abort, type);
+            Assert.Contains("not ready within", reason, StringComparison.Ordinal);
+            link.Dispose(); // the child exits when told
 
             // "Failures are results, not exceptions."
             UpgradeResult result = await upgrade.WaitAsync(Guard);

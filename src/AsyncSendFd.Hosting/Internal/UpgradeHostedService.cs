@@ -27,7 +27,12 @@ internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions opt
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>The stop wins over an upgrade in flight: it is abandoned now, while the server drains.</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        upgrader.BeginStop();
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -18,6 +18,38 @@ internal sealed class ControlConnection(Socket socket) : IDisposable
     /// <summary>The next message, or <see langword="null"/> at end of stream.</summary>
     public ValueTask<FdMessage?> ReceiveAsync(CancellationToken cancellationToken = default) => _channel.ReceiveAsync(cancellationToken);
 
+    /// <summary>
+    /// The next message, or <see langword="null"/> at end of stream; when <paramref name="giveUp"/> fires first, throws
+    /// <see cref="OperationCanceledException"/> and leaves the receive to end with the connection. Unlike a canceled
+    /// receive, this never stops midway through a frame, so the stream stays whole and a last word (Abort) can still go out.
+    /// </summary>
+    public async Task<FdMessage?> ReceiveOrGiveUpAsync(CancellationToken giveUp)
+    {
+        Task<FdMessage?> receive = _channel.ReceiveAsync(CancellationToken.None).AsTask();
+        try
+        {
+            return await receive.WaitAsync(giveUp).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Whatever still arrives is closed, and an error from the closed socket is observed.
+            _ = receive.ContinueWith(
+                static r =>
+                {
+                    if (r.IsCompletedSuccessfully)
+                    {
+                        r.Result?.Dispose();
+                    }
+                    else
+                    {
+                        _ = r.Exception;
+                    }
+                },
+                TaskScheduler.Default);
+            throw;
+        }
+    }
+
     public ValueTask SendAsync(byte[] message, CancellationToken cancellationToken) => _channel.SendAsync(message, default, cancellationToken);
 
     public ValueTask SendAsync(byte[] message, ReadOnlyMemory<SafeHandle> fds, CancellationToken cancellationToken) =>

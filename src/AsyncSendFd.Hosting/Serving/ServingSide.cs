@@ -9,28 +9,32 @@ namespace AsyncSendFd.Hosting.Serving;
 
 /// <summary>
 /// The serving generation's side of an upgrade, top to bottom: what starts one (SIGHUP, <see cref="UpgradeAsync"/>,
-/// a successor connecting on its own), the one-at-a-time gate, the hand-over (hello, credential check, offer, ready,
-/// commit) and retiring.
+/// a client's request, a successor connecting on its own), the one-at-a-time gate, the hand-over (credential check,
+/// offer, ready, commit), retiring, and stopping (which wins over an upgrade that has not committed).
 /// </summary>
 internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 {
+    /// <summary>How long a successor this generation started has to exit once told to (Abort, Refused), before it is killed.</summary>
+    public static readonly TimeSpan AbandonedChildGrace = TimeSpan.FromSeconds(5);
+
     // A retired generation keeps its connection to the successor open until the process exits:
     // the successor's end of stream then means that no old code runs any more.
     private static readonly List<Socket> s_openUntilExit = [];
 
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _upgradeSlot = new(1, 1);
-    private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _retired = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Admission _admission = new(options);
     private PosixSignalRegistration? _sighup;
-    private Socket? _control;
+    private ControlListener? _control;
     private Task _acceptLoop = Task.CompletedTask;
     private State _state;
+    private bool _stopRequested;
     private int _generation;
     private Task _predecessorExited = Task.CompletedTask;
     private int _predecessorProcessId;
-    private TaskCompletionSource<ControlConnection>? _awaitedChild;
+    private TaskCompletionSource<(ControlConnection, UnixPeerCredentials)>? _awaitedChild;
 
     private enum State
     {
@@ -63,27 +67,9 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             _ = Task.Run(() => UpgradeAsync("SIGHUP", CancellationToken.None));
         });
 
-    /// <summary>Holds the control listener from the start: a generation that dies before it serves closes it.</summary>
-    public void Hold(Socket controlListener) => _control = controlListener;
-
-    /// <summary>Binds the control listener of a first generation.</summary>
-    public static Socket BindControlListener(string path)
-    {
-        // Only reached when nothing listens there: a file left by a generation that died is stale.
-        File.Delete(path);
-        var control = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            control.Bind(new UnixDomainSocketEndPoint(path));
-            control.Listen(16);
-            return control;
-        }
-        catch
-        {
-            control.Dispose();
-            throw;
-        }
-    }
+    /// <summary>Holds the control listener from the start (handed over, or bound): a generation that dies before it serves closes it.</summary>
+    public void Hold(Socket? handedOver) =>
+        _control = handedOver is null ? ControlListener.Bind(options.SocketPath, logger) : new ControlListener(handedOver, logger);
 
     /// <summary>
     /// This generation serves: the PID file names it, systemd hears <c>MAINPID=</c> and <c>READY=1</c>, and
@@ -96,7 +82,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         _predecessorProcessId = predecessorProcessId;
         lock (_lock)
         {
-            _state = _state == State.Starting ? State.Serving : throw new ObjectDisposedException(nameof(Upgrader));
+            _state = _state == State.Starting && !_stopRequested ? State.Serving : throw new ObjectDisposedException(nameof(Upgrader));
         }
 
         if (options.PidFile is { } pidFile)
@@ -106,13 +92,13 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
         await SystemdNotifier.NotifyAsync(logger, $"MAINPID={Environment.ProcessId}\nREADY=1").ConfigureAwait(false);
         _admission.PublishFileToken();
-        _acceptLoop = AcceptSuccessorsAsync(_control!);
+        _acceptLoop = _control!.AcceptAsync(options.ReadyTimeout, OnGreetedAsync, OnSilent, _stop.Token);
         Log.Serving(logger, generation, Environment.ProcessId);
     }
 
     /// <summary>
-    /// An upgrade this generation starts (a method call, SIGHUP): start the successor, wait for its connection,
-    /// hand over, wait until it is ready. Failures are results; both outcomes are logged.
+    /// An upgrade this generation starts (a method call, SIGHUP, a client's request): start the successor, wait for
+    /// its connection, hand over, wait until it is ready. Failures are results; both outcomes are logged.
     /// </summary>
     public async Task<UpgradeResult> UpgradeAsync(string trigger, CancellationToken cancellationToken)
     {
@@ -121,7 +107,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             return Failed(refusal.Outcome, refusal.Reason);
         }
 
-        if (!await _upgradeSlot.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        if (!await _upgradeSlot.WaitAsync(0, CancellationToken.None).ConfigureAwait(false))
         {
             return Failed(UpgradeOutcome.AlreadyInProgress, "another upgrade is running");
         }
@@ -129,7 +115,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         try
         {
             Log.UpgradeRequested(logger, trigger);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
             deadline.CancelAfter(options.ReadyTimeout);
             (SuccessorChild? started, string? error) = SuccessorChild.Start(options, _admission.IssueChildToken());
             if (started is null)
@@ -139,15 +125,24 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             }
 
             using SuccessorChild child = started;
-            ControlConnection? connection = await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false);
-            if (connection is null)
+            if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is { } connected)
             {
-                return child.HasExited
-                    ? Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.ProcessId}) exited with code {child.ExitCode} before connecting", child.ProcessId)
-                    : Failed(CanceledOutcome(cancellationToken) ?? UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {child.ProcessId}) did not connect within {options.ReadyTimeout}", child.Kill());
+                return await HandOverAsync(connected.Connection, connected.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
             }
 
-            return await HandOverAsync(connection, connection.Socket.GetPeerCredentials(), child, cancellationToken, deadline.Token).ConfigureAwait(false);
+            if (child.HasExited)
+            {
+                return Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.ProcessId}) exited with code {child.ExitCode} before connecting", child.ProcessId);
+            }
+
+            // Not connected, so it holds nothing and cannot be told: killed at once.
+            int pid = child.Kill();
+            return AbandonedOutcome(cancellationToken) switch
+            {
+                UpgradeOutcome.Stopping => Failed(UpgradeOutcome.Stopping, $"this generation is stopping: the successor (pid {pid}) had not connected yet and was killed", pid),
+                UpgradeOutcome.Canceled => Failed(UpgradeOutcome.Canceled, $"the upgrade was canceled before the successor (pid {pid}) connected; it was killed", pid),
+                _ => Failed(UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {pid}) did not connect within {options.ReadyTimeout}; it was killed", pid),
+            };
         }
         finally
         {
@@ -155,9 +150,38 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
     }
 
-    /// <summary>Stops serving upgrades. Returns whether this generation stops for good (it served and did not retire).</summary>
-    public async Task<bool> StopAsync()
+    /// <summary>
+    /// The host is stopping: from now on no upgrade starts, and one that has not committed is abandoned (its
+    /// successor told to exit, and killed if it is this generation's child and does not). Returns at once.
+    /// </summary>
+    public void BeginStop()
     {
+        lock (_lock)
+        {
+            if (_stopRequested)
+            {
+                return;
+            }
+
+            _stopRequested = true;
+        }
+
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// Stops for good or after retiring: waits for an upgrade in flight to be abandoned, closes the control listener
+    /// (a retired one stays open until exit), and a generation that stops for good (served, did not retire) removes
+    /// the control socket, its token file and a PID file that still names it.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        BeginStop();
+        _sighup?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+
+        // Held from now on: whatever was in flight is over, and nothing starts after this.
+        await _upgradeSlot.WaitAsync().ConfigureAwait(false);
         bool forGood;
         lock (_lock)
         {
@@ -165,10 +189,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             _state = _state == State.Retired ? State.Retired : State.Stopped;
         }
 
-        _sighup?.Dispose();
-        await _shutdown.CancelAsync().ConfigureAwait(false);
-        await _acceptLoop.ConfigureAwait(false);
-        _control?.Dispose();
+        _control?.Socket.Dispose();
         if (forGood)
         {
             _admission.WithdrawFileToken();
@@ -178,14 +199,17 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
                 PidFile.DeleteIfOurs(pidFile);
             }
         }
-
-        return forGood;
     }
 
     private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
     {
         lock (_lock)
         {
+            if (_stopRequested && _state == State.Serving)
+            {
+                return (UpgradeOutcome.Stopping, "this generation is stopping");
+            }
+
             if (_state != State.Serving)
             {
                 return (UpgradeOutcome.NotServing, $"this generation is not serving ({_state.ToString().ToLowerInvariant()})");
@@ -197,14 +221,19 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_predecessorProcessId}) is still draining");
     }
 
-    /// <summary>Which cancellation ended an upgrade early, if one did: the caller's, or this generation stopping.</summary>
-    private UpgradeOutcome? CanceledOutcome(CancellationToken caller) =>
-        caller.IsCancellationRequested ? UpgradeOutcome.Canceled : _shutdown.IsCancellationRequested ? UpgradeOutcome.Stopping : null;
+    /// <summary>Why an upgrade's deadline fired: this generation stopping (which wins), the caller, or the ready timeout.</summary>
+    private UpgradeOutcome AbandonedOutcome(CancellationToken caller)
+    {
+        lock (_lock)
+        {
+            return _stopRequested ? UpgradeOutcome.Stopping : caller.IsCancellationRequested ? UpgradeOutcome.Canceled : UpgradeOutcome.NotReadyInTime;
+        }
+    }
 
     /// <summary>The child's connection (its hello, with the child's token, read), or null if it exited or the deadline passed first.</summary>
-    private async Task<ControlConnection?> WaitForChildToConnectAsync(SuccessorChild child, CancellationToken deadline)
+    private async Task<(ControlConnection Connection, UnixPeerCredentials Peer)?> WaitForChildToConnectAsync(SuccessorChild child, CancellationToken deadline)
     {
-        var awaited = new TaskCompletionSource<ControlConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var awaited = new TaskCompletionSource<(ControlConnection, UnixPeerCredentials)>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
             _awaitedChild = awaited;
@@ -228,84 +257,28 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         return awaited.Task.IsCompletedSuccessfully ? awaited.Task.Result : null;
     }
 
-    private async Task AcceptSuccessorsAsync(Socket control)
-    {
-        while (true)
-        {
-            Socket connection;
-            try
-            {
-                connection = await control.AcceptAsync(_shutdown.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                Log.ControlConnectionFailed(logger, e.Message);
-                continue;
-            }
-
-            _ = HandleConnectionAsync(new ControlConnection(connection));
-        }
-    }
-
     /// <summary>
-    /// A connection on the control socket, sorted by its first message: the child an upgrade waits for, a successor
-    /// someone else started, or a client asking for an upgrade.
+    /// A connection that said what it is: the child an upgrade waits for, a successor someone else started (with the
+    /// token file's token), or a client asking for an upgrade.
     /// </summary>
-    private async Task HandleConnectionAsync(ControlConnection connection)
+    private async Task OnGreetedAsync(ControlConnection connection, UnixPeerCredentials peer, UpgradeWire.Greeting greeting, string token)
     {
-        UnixPeerCredentials peer;
-        try
+        if (greeting == UpgradeWire.Greeting.UpgradeRequest)
         {
-            peer = connection.Socket.GetPeerCredentials();
-        }
-        catch (SocketException)
-        {
-            connection.Dispose();
+            await AnswerUpgradeRequestAsync(connection, peer).ConfigureAwait(false);
             return;
         }
 
-        UpgradeWire.Greeting greeting;
-        string token;
-        try
+        if (greeting != UpgradeWire.Greeting.Hello)
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
-            deadline.CancelAfter(options.ReadyTimeout);
-
-            // Read first even from a peer about to be refused (see ControlConnection.RefuseAsync).
-            using FdMessage? first = await connection.ReceiveAsync(deadline.Token).ConfigureAwait(false);
-            (greeting, token) = first is null ? (UpgradeWire.Greeting.Unknown, "") : UpgradeWire.ReadGreeting(first.Payload.Span);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidOperationException)
-        {
-            connection.Dispose();
-            if (!_shutdown.IsCancellationRequested)
-            {
-                string what = e is OperationCanceledException ? $"said nothing within {options.ReadyTimeout}" : $"broke the first frame ({e.Message})";
-                Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol: it {what}", peer.ProcessId);
-            }
-
+            await RefuseAsync(connection, "not an upgrade hello of this protocol version").ConfigureAwait(false);
+            Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
             return;
-        }
-
-        switch (greeting)
-        {
-            case UpgradeWire.Greeting.UpgradeRequest:
-                await AnswerUpgradeRequestAsync(connection, peer).ConfigureAwait(false);
-                return;
-            case UpgradeWire.Greeting.Unknown:
-                await connection.RefuseAsync("not an upgrade hello of this protocol version").ConfigureAwait(false);
-                connection.Dispose();
-                Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
-                return;
         }
 
         lock (_lock)
         {
-            if (_awaitedChild is { } awaited && _admission.IsChildToken(token) && awaited.TrySetResult(connection))
+            if (_awaitedChild is { } awaited && _admission.IsChildToken(token) && awaited.TrySetResult((connection, peer)))
             {
                 return;
             }
@@ -313,25 +286,22 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
         if (!_admission.RedeemFileToken(token))
         {
-            await connection.RefuseAsync("no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
-            connection.Dispose();
+            await RefuseAsync(connection, "no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
             Failed(UpgradeOutcome.TokenRefused, $"pid {peer.ProcessId} presented no valid upgrade token: this generation did not start it", peer.ProcessId);
             return;
         }
 
-        // A successor someone else started (a supervisor, another unit) with the token file's token: the same rules apply.
         string? notNow = NotReadyForUpgrade()?.Reason;
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
-            await connection.RefuseAsync(notNow ?? "another upgrade is running").ConfigureAwait(false);
-            connection.Dispose();
+            await RefuseAsync(connection, notNow ?? "another upgrade is running").ConfigureAwait(false);
             return;
         }
 
         try
         {
             Log.SuccessorConnected(logger, peer.ProcessId);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             deadline.CancelAfter(options.ReadyTimeout);
             await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false);
         }
@@ -340,6 +310,9 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             _upgradeSlot.Release();
         }
     }
+
+    private void OnSilent(UnixPeerCredentials peer, string what) =>
+        Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol: it {what}", peer.ProcessId);
 
     /// <summary>A client (a command-line tool) asks for an upgrade: allowed as a successor would be, answered with the result.</summary>
     private async Task AnswerUpgradeRequestAsync(ControlConnection connection, UnixPeerCredentials peer)
@@ -355,7 +328,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
     /// <summary>
     /// The hand-over to one connected successor, whose hello was read: credential check, offer, ready, commit,
-    /// retire. Anything but a commit leaves this generation serving with all it had.
+    /// retire. Anything but a commit leaves this generation serving with all it had, and the successor told to go.
     /// </summary>
     private async Task<UpgradeResult> HandOverAsync(ControlConnection connection, UnixPeerCredentials peer, SuccessorChild? child, CancellationToken caller, CancellationToken deadline)
     {
@@ -364,19 +337,18 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         try
         {
             if (!_admission.MayTakeOver(peer))
-
             {
                 Log.RefusedCredentials(logger, successor, peer.UserId, peer.GroupId);
                 await connection.RefuseAsync($"uid {peer.UserId} may not take over from uid {LibC.getuid()}").ConfigureAwait(false);
-                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {successor}) runs as uid {peer.UserId}, which may not take over", child?.Kill() ?? successor);
+                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {successor}) runs as uid {peer.UserId}, which may not take over; {await EndAsync(child)}", successor);
             }
 
-            (string[] names, SafeHandle[] handles) = Shared.Snapshot(_control!.SafeHandle);
+            (string[] names, SafeHandle[] handles) = Shared.Snapshot(_control!.Socket.SafeHandle);
             byte[] state = options.SaveState is { } save ? save().ToArray() : [];
             Log.HandingOver(logger, successor, peer.UserId, names.Length - 1, string.Join(", ", names.SkipLast(1)), state.Length);
             await connection.SendAsync(UpgradeWire.EncodeOffer(_generation + 1, Environment.ProcessId, names, state), handles, deadline).ConfigureAwait(false);
 
-            using (FdMessage? ready = await connection.ReceiveAsync(deadline).ConfigureAwait(false))
+            using (FdMessage? ready = await connection.ReceiveOrGiveUpAsync(deadline).ConfigureAwait(false))
             {
                 if (ready is null)
                 {
@@ -385,8 +357,14 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
                 if (ready.Payload.Length == 0 || ready.Payload.Span[0] != UpgradeWire.Ready)
                 {
-                    return Failed(UpgradeOutcome.ProtocolViolation, $"the successor (pid {successor}) broke the protocol before it was ready (no Ready message)", child?.Kill() ?? successor);
+                    await connection.TrySendAsync(UpgradeWire.EncodeText(UpgradeWire.Abort, "expected Ready")).ConfigureAwait(false);
+                    return Failed(UpgradeOutcome.ProtocolViolation, $"the successor (pid {successor}) broke the protocol before it was ready (no Ready message); it was told to exit; {await EndAsync(child)}", successor);
                 }
+            }
+
+            if (!MayCommit())
+            {
+                throw new OperationCanceledException(deadline);
             }
 
             // systemd first, while this process is still its main process; then the successor may speak to it.
@@ -405,14 +383,22 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             Log.Retiring(logger, successor, _generation);
             return UpgradeResult.Success(successor);
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            await connection.TrySendAsync(UpgradeWire.EncodeText(UpgradeWire.Abort, $"not ready within {options.ReadyTimeout}")).ConfigureAwait(false);
-            return Failed(CanceledOutcome(caller) ?? UpgradeOutcome.NotReadyInTime, $"the successor (pid {successor}) was not ready within {options.ReadyTimeout}", child?.Kill() ?? successor);
+            UpgradeOutcome outcome = AbandonedOutcome(caller);
+            (string toldIt, string why) = outcome switch
+            {
+                UpgradeOutcome.Stopping => ("the serving generation is stopping", "this generation is stopping, so the upgrade was abandoned"),
+                UpgradeOutcome.Canceled => ("the upgrade was canceled", "the upgrade was canceled"),
+                _ => ($"not ready within {options.ReadyTimeout}", $"the successor (pid {successor}) was not ready within {options.ReadyTimeout}"),
+            };
+            await connection.TrySendAsync(UpgradeWire.EncodeText(UpgradeWire.Abort, toldIt)).ConfigureAwait(false);
+            return Failed(outcome, $"{why}: the successor (pid {successor}) was told to exit; {await EndAsync(child)}", successor);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            return Failed(UpgradeOutcome.HandOverFailed, $"the hand-over to pid {successor} broke: {e.Message}", child?.Kill() ?? successor);
+            await connection.TrySendAsync(UpgradeWire.EncodeText(UpgradeWire.Abort, "the hand-over broke")).ConfigureAwait(false);
+            return Failed(UpgradeOutcome.HandOverFailed, $"the hand-over to pid {successor} broke ({e.Message}); {await EndAsync(child)}", successor);
         }
         finally
         {
@@ -423,6 +409,15 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
     }
 
+    /// <summary>The commit point: past it, a stop no longer abandons the upgrade (the successor is ready and will serve).</summary>
+    private bool MayCommit()
+    {
+        lock (_lock)
+        {
+            return !_stopRequested;
+        }
+    }
+
     private bool Retire(ControlConnection connection)
     {
         lock (_lock)
@@ -430,18 +425,25 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             // Disposing a Socket that bound a path unlinks the path, which the successor now serves on;
             // so this generation's listener is never disposed: its descriptor closes when the process exits.
             s_openUntilExit.Add(connection.Socket);
-            s_openUntilExit.Add(_control!);
+            s_openUntilExit.Add(_control!.Socket);
             _control = null;
-            if (_state == State.Serving)
-            {
-                _state = State.Retired;
-            }
+            _state = State.Retired;
         }
 
         // Stops the accept loop.
-        _shutdown.Cancel();
+        _stop.Cancel();
         _retired.TrySetResult();
         return true;
+    }
+
+    /// <summary>A successor that was told to go: this generation's child is given a grace to exit, then killed.</summary>
+    private static async Task<string> EndAsync(SuccessorChild? child) =>
+        child is null ? "it is not this generation's child" : await child.EndAsync(AbandonedChildGrace).ConfigureAwait(false);
+
+    private static async Task RefuseAsync(ControlConnection connection, string reason)
+    {
+        await connection.RefuseAsync(reason).ConfigureAwait(false);
+        connection.Dispose();
     }
 
     private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)

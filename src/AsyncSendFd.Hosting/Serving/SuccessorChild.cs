@@ -37,6 +37,22 @@ internal sealed class SuccessorChild : IDisposable
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
+    /// <summary>Once it was told to exit: waits up to <paramref name="grace"/> for it to, then kills it. Says which, for the result.</summary>
+    public async Task<string> EndAsync(TimeSpan grace)
+    {
+        using var timeout = new CancellationTokenSource(grace);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            return $"it exited{ExitCodeText()}";
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            return $"it was killed when it had not exited {grace.TotalSeconds:0.#} s later";
+        }
+    }
+
     /// <summary>Kills the child (if it still runs) and returns its process id, for the result.</summary>
     public int Kill()
     {
