@@ -17,6 +17,10 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     /// <summary>How long a successor this generation started has to exit once told to (Abort, Refused), before it is killed.</summary>
     public static readonly TimeSpan AbandonedChildGrace = TimeSpan.FromSeconds(5);
 
+    private const string RunningAsPid1Reason =
+        "this process is PID 1 (a container's main process): once it retired, the container would stop and take its successor with it; "
+        + "run it under a supervisor that outlives generations (see the README's section on containers)";
+
     // A retired generation keeps its connection to the successor open until the process exits:
     // the successor's end of stream then means that no old code runs any more.
     private static readonly List<Socket> s_openUntilExit = [];
@@ -94,6 +98,10 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         _admission.PublishFileToken();
         _acceptLoop = _control!.AcceptAsync(options.ReadyTimeout, OnGreetedAsync, OnSilent, _stop.Token);
         Log.Serving(logger, generation, Environment.ProcessId);
+        if (Environment.ProcessId == 1)
+        {
+            Log.UpgradesRefusedAsPid1(logger, RunningAsPid1Reason);
+        }
     }
 
     /// <summary>
@@ -203,6 +211,11 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
     private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
     {
+        if (Environment.ProcessId == 1)
+        {
+            return (UpgradeOutcome.RunningAsPid1, RunningAsPid1Reason);
+        }
+
         lock (_lock)
         {
             if (_stopRequested && _state == State.Serving)
