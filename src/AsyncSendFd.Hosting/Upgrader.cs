@@ -126,9 +126,9 @@ public sealed class Upgrader : IAsyncDisposable
     }
 
     /// <summary>
-    /// Says this generation serves: a successor tells its predecessor and waits for the commit; then the PID file
-    /// names this process, systemd hears <c>MAINPID=</c> and <c>READY=1</c>, inherited descriptors nobody took are
-    /// closed, and upgrades are accepted.
+    /// Says this generation serves: a successor tells its predecessor and waits for the commit; then inherited
+    /// descriptors nobody took are closed (each logged as a warning, by name), the PID file names this process,
+    /// systemd hears <c>MAINPID=</c> and <c>READY=1</c>, and upgrades are accepted.
     /// </summary>
     /// <param name="cancellationToken">Cancels waiting for the commit.</param>
     /// <exception cref="InvalidOperationException">Not started, ready already, or abandoned by the serving generation.</exception>
@@ -153,7 +153,11 @@ public sealed class Upgrader : IAsyncDisposable
             _stage = _stage == Stage.Started ? Stage.Ready : throw new ObjectDisposedException(nameof(Upgrader));
         }
 
-        _successorSide.Inherited.CloseRest();
+        foreach (string name in _successorSide.Inherited.CloseRest())
+        {
+            Log.NotAdopted(_logger, name);
+        }
+
         await _servingSide.ServeAsync(Generation, _successorSide.PredecessorExited, _successorSide.PredecessorProcessId).ConfigureAwait(false);
     }
 

@@ -55,4 +55,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Information, "Retired: stopping gracefully; killed if still running {Deadline} from now")]
     public static partial void RetiredStopping(ILogger logger, TimeSpan deadline);
+
+    [LoggerMessage(18, LogLevel.Warning, "Inherited descriptor '{Name}' was not adopted by this generation (no longer configured?); closing it")]
+    public static partial void NotAdopted(ILogger logger, string name);
 }
