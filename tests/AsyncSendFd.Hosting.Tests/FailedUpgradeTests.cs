@@ -30,7 +30,9 @@ public sealed class FailedUpgradeTests
 
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
+            Assert.Equal(UpgradeOutcome.NotReadyInTime, result.Outcome);
             Assert.Contains("was not ready within", result.Error, StringComparison.Ordinal);
+            Assert.Contains("was told to exit; it was killed when it had not exited 5 s later", result.Error, StringComparison.Ordinal);
             Assert.NotEqual(0, result.SuccessorProcessId);
             Assert.NotEqual(Environment.ProcessId, result.SuccessorProcessId);
             await AssertExitedAsync(result.SuccessorProcessId); // killed, not left running
@@ -77,6 +79,7 @@ public sealed class FailedUpgradeTests
 
         UpgradeResult result = await upgrade.WaitAsync(Guard);
         Assert.False(result.Succeeded);
+        Assert.Equal(UpgradeOutcome.SuccessorExited, result.Outcome);
         Assert.Contains("exited before it was ready", result.Error, StringComparison.Ordinal);
         Assert.NotEqual(0, result.SuccessorProcessId);
         await serving.AssertStillServesAsync();
@@ -133,6 +136,7 @@ public sealed class FailedUpgradeTests
             Assert.Equal(Wire.Commit, type);
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.True(result.Succeeded, result.Error);
+            Assert.Equal(UpgradeOutcome.Succeeded, result.Outcome);
             await serving.Upgrader.Retired.WaitAsync(Guard);
         }
     }
