@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using KestrelUpgrade.Driver;
@@ -6,11 +5,13 @@ using KestrelUpgrade.Driver;
 namespace KestrelUpgrade;
 
 /// <summary>
-/// --demo: what an operator would do by hand. Starts a server, drives HTTP load at it, sends SIGHUP twice
-/// (two upgrades) and once more with a broken release in place (refused), and reports what the clients saw.
+/// --demo: what an operator would do by hand, watched by clients that never retry. Starts a server, drives HTTP load
+/// at it (3 clients opening a new connection per request, 2 keep-alive clients), then upgrades it, has a broken release
+/// refused, and upgrades it again, each time with a 2-second request in flight; reports what the clients saw.
 /// </summary>
 internal static class Demo
 {
+    private const int SlowMilliseconds = 2000;
     private static readonly TimeSpan Phase = TimeSpan.FromSeconds(1.5);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
@@ -20,46 +21,58 @@ internal static class Demo
         Directory.CreateDirectory(directory);
         string pidFile = Path.Combine(directory, "app.pid");
         string broken = Path.Combine(directory, "broken-release");
-        var url = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var endPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
         try
         {
             (string program, string[] prefix) = ThisProgram();
-            using var server = new ServerProcess(program, [.. prefix, "--urls", url.ToString().TrimEnd('/'), "--pid-file", pidFile, "--fail-if-exists", broken],
+            using var server = new ServerProcess(program, [.. prefix, "--urls", $"http://{endPoint}", "--pid-file", pidFile, "--fail-if-exists", broken],
                 echo: line => Console.WriteLine("  | " + line));
             int serving = await ServerProcess.WaitForPidFileAsync(pidFile, notThis: 0, StepTimeout);
-            Say($"generation 1 (pid {serving}) serves {url}; starting 2 keep-alive and 2 new-connection clients");
-            var load = new HttpLoad(url);
+            Say($"generation 1 (pid {serving}) serves http://{endPoint}/; starting 2 keep-alive and 3 new-connection clients that never retry");
+            var load = new HttpLoad(endPoint);
             load.Start();
             var upgrades = new List<(DateTime, DateTime)>();
             var pids = new List<int> { serving };
+            var slow = new List<(Task<HttpLoad.Sample> Request, int Generation)>();
+            bool kept = false;
 
-            for (int upgrade = 1; upgrade <= 2; upgrade++)
+            foreach (bool brokenRelease in new[] { false, true, false })
             {
                 await Task.Delay(Phase);
-                Say($"kill -HUP {serving}: upgrade {upgrade}");
+                if (brokenRelease)
+                {
+                    File.WriteAllText(broken, "this release does not start\n");
+                }
+
+                slow.Add((await load.StartSlowAsync(SlowMilliseconds), pids.Count));
+                await Task.Delay(200);
+                Say($"GET /slow?ms={SlowMilliseconds} is in flight; kill -HUP {serving}: {(brokenRelease ? "a broken release is in place, the upgrade must be refused" : "upgrade")}");
                 DateTime started = DateTime.UtcNow;
+                int from = server.LineCount;
                 Signals.Send(serving, Signals.SIGHUP);
+                if (brokenRelease)
+                {
+                    await server.WaitForLineAsync("Upgrade failed", from, StepTimeout);
+                    upgrades.Add((started, DateTime.UtcNow));
+                    File.Delete(broken);
+                    kept = ServerProcess.ReadPidFile(pidFile) == serving && Signals.IsRunning(serving);
+                    Say(kept ? $"refused: pid {serving} still serves and the PID file still names it" : "the refused upgrade changed who serves");
+                    continue;
+                }
+
                 int next = await ServerProcess.WaitForPidFileAsync(pidFile, notThis: serving, StepTimeout);
+                Say($"PID file names pid {next}; pid {serving} drains");
                 await ServerProcess.WaitForExitAsync(serving, StepTimeout);
                 upgrades.Add((started, DateTime.UtcNow));
-                Say($"PID file names pid {next}; pid {serving} has exited");
+                Say($"pid {serving} has exited");
                 serving = next;
                 pids.Add(serving);
             }
 
             await Task.Delay(Phase);
-            File.WriteAllText(broken, "this release does not start\n");
-            Say($"a broken release is in place; kill -HUP {serving}: upgrade 3 must be refused");
-            DateTime brokenStarted = DateTime.UtcNow;
-            int from = server.LineCount;
-            Signals.Send(serving, Signals.SIGHUP);
-            await server.WaitForLineAsync("Upgrade failed", from, StepTimeout);
-            upgrades.Add((brokenStarted, DateTime.UtcNow));
-            bool kept = ServerProcess.ReadPidFile(pidFile) == serving && Signals.IsRunning(serving);
-            Say(kept ? $"refused: pid {serving} still serves and the PID file still names it" : "the refused upgrade changed who serves");
-            await Task.Delay(Phase);
-
             await load.StopAsync();
+            HttpLoad.Sample[] slowAnswers = await Task.WhenAll(slow.Select(s => s.Request));
+            bool slowAnswered = slow.Zip(slowAnswers).All(s => s.Second.Error is null && s.Second.Generation == s.First.Generation);
             Signals.Send(serving, Signals.SIGTERM);
             await ServerProcess.WaitForExitAsync(serving, StepTimeout);
             bool oldGone = pids.All(pid => !Signals.IsRunning(pid));
@@ -71,7 +84,7 @@ internal static class Demo
                 Console.WriteLine(line);
             }
 
-            bool ok = report.Failures.Count == 0 && report.ServedBy.Count == 3 && kept && oldGone;
+            bool ok = report.Failures.Count == 0 && report.ServedBy.Count == 3 && kept && oldGone && slowAnswered;
             Console.WriteLine(ok ? "upgrades complete: no request failed" : "upgrades FAILED");
             return ok ? 0 : 1;
         }

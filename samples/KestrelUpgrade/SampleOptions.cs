@@ -8,10 +8,12 @@ internal sealed record SampleOptions
 
         Usage:
           KestrelUpgrade [--urls URLS] [--pid-file PATH] [--upgrade-socket PATH] [--fail-if-exists PATH]
-                                  serve GET / ("generation G pid P") until SIGTERM; SIGHUP to the process named
-                                  in the PID file starts an upgrade to a copy of this program (same arguments)
-          KestrelUpgrade --demo   drive load at a fresh server, upgrade it twice and refuse one broken upgrade,
-                                  then print who served how many requests and how many failed
+                                  serve GET / ("generation G pid P") and GET /slow?ms=N (the same after N ms)
+                                  until SIGTERM; SIGHUP to the process named in the PID file starts an upgrade
+                                  to a copy of this program (same arguments)
+          KestrelUpgrade --demo   drive load at a fresh server with clients that never retry, upgrade it, refuse
+                                  a broken release, upgrade it again (a 2 s request in flight each time), then
+                                  print who served how many requests and how many failed
 
         Options:
           --urls URLS             where to listen (standard ASP.NET Core; default http://localhost:5000)

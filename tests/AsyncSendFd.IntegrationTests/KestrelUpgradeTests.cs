@@ -36,7 +36,7 @@ public sealed partial class KestrelUpgradeTests(KestrelUpgradeFixture sample, IT
     public async Task TwoUpgradesInARow_UnderLoad_FailNoRequestAndEachGenerationServes()
     {
         using UpgradingServer server = await UpgradingServer.StartAsync(sample.Binary, output);
-        var load = new HttpLoad(server.Url);
+        var load = new HttpLoad(server.EndPoint);
         load.Start();
         await Task.Delay(Phase);
 
@@ -53,7 +53,7 @@ public sealed partial class KestrelUpgradeTests(KestrelUpgradeFixture sample, IT
         Assert.Empty(report.Failures);
         Assert.Equal([(1, server.Generations[0]), (2, server.Generations[1]), (3, server.Generations[2])],
             report.ServedBy.Select(s => (s.Generation, s.ProcessId)));
-        Assert.InRange(report.KeepAliveRequests, 1, report.Requests - 1);
+        Assert.InRange(report.Count(HttpLoad.Kind.KeepAlive), 1, report.Requests - 1);
 
         await server.StopAsync();
         Assert.All(server.Generations, pid => Assert.False(Signals.IsRunning(pid), $"generation pid {pid} still runs"));
@@ -68,7 +68,7 @@ public sealed partial class KestrelUpgradeTests(KestrelUpgradeFixture sample, IT
     {
         using UpgradingServer server = await UpgradingServer.StartAsync(sample.Binary, output);
         int first = server.Serving;
-        var load = new HttpLoad(server.Url);
+        var load = new HttpLoad(server.EndPoint);
         load.Start();
         await Task.Delay(Phase);
 
@@ -103,7 +103,7 @@ public sealed partial class KestrelUpgradeTests(KestrelUpgradeFixture sample, IT
     public async Task Successor_RunningAsAnotherUser_IsRefusedByTheCredentialCheck()
     {
         using UpgradingServer server = await UpgradingServer.StartAsync(sample.Binary, output);
-        var load = new HttpLoad(server.Url);
+        var load = new HttpLoad(server.EndPoint);
         load.Start();
 
         // Let the filesystem admit anyone, so that what refuses is the kernel's credentials, not the file mode.

@@ -24,8 +24,8 @@ internal sealed class UpgradingServer : IDisposable
         Directory = Command.CreateSocketDirectory("ku");
         PidFile = Path.Combine(Directory, "app.pid");
         Marker = Path.Combine(Directory, "broken-release");
-        Url = new Uri($"http://127.0.0.1:{FreePort()}/");
-        Arguments = ["--urls", Url.OriginalString.TrimEnd('/'), "--pid-file", PidFile, "--fail-if-exists", Marker];
+        EndPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        Arguments = ["--urls", $"http://{EndPoint}", "--pid-file", PidFile, "--fail-if-exists", Marker];
         Process = new ServerProcess(binary, Arguments);
     }
 
@@ -38,7 +38,8 @@ internal sealed class UpgradingServer : IDisposable
     /// <summary>Where the sample puts its control socket: beside the PID file.</summary>
     public string ControlSocket => Path.Combine(Directory, "kestrelupgrade.sock");
 
-    public Uri Url { get; }
+    /// <summary>Where the sample listens: a loopback TCP port.</summary>
+    public IPEndPoint EndPoint { get; }
 
     public string[] Arguments { get; }
 
@@ -86,10 +87,14 @@ internal sealed class UpgradingServer : IDisposable
         return Process.Output.Split('\n')[line];
     }
 
-    public async Task<string> GetAsync()
+    /// <summary>GET / on a new connection, by a client that does not retry; the answer's body.</summary>
+    public async Task<string> GetAsync(EndPoint? at = null)
     {
-        using var client = new HttpClient();
-        return await client.GetStringAsync(Url);
+        using var timeout = new CancellationTokenSource(HttpLoad.RequestTimeout);
+        using RawHttpConnection connection = await RawHttpConnection.ConnectAsync(at ?? EndPoint, timeout.Token);
+        RawHttpResponse response = await connection.GetAsync("/", close: true, timeout.Token);
+        Assert.Equal(200, response.StatusCode);
+        return response.Body;
     }
 
     /// <summary>kill -TERM the serving generation and wait for it to exit.</summary>

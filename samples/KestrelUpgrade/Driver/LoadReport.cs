@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace KestrelUpgrade.Driver;
 
-/// <summary>What the load saw: who answered how often, failures, and the slowest request inside and outside upgrades.</summary>
+/// <summary>
+/// What the load saw: who answered how often, every failure, and the slowest request inside and outside upgrades
+/// (GET / only: a slow request is slow on purpose, and is reported on its own line).
+/// </summary>
 internal sealed class LoadReport(IReadOnlyCollection<HttpLoad.Sample> samples, IReadOnlyList<(DateTime Start, DateTime End)> upgrades)
 {
     public int Requests => samples.Count;
@@ -13,7 +16,9 @@ internal sealed class LoadReport(IReadOnlyCollection<HttpLoad.Sample> samples, I
     public IReadOnlyList<(int Generation, int ProcessId, int Count)> ServedBy { get; } =
         [.. samples.Where(s => s.Error is null).GroupBy(s => (s.Generation, s.ProcessId)).OrderBy(g => g.Key.Generation).Select(g => (g.Key.Generation, g.Key.ProcessId, g.Count()))];
 
-    public int KeepAliveRequests => samples.Count(s => s.KeepAlive);
+    public int Count(HttpLoad.Kind kind) => samples.Count(s => s.Kind == kind);
+
+    public IReadOnlyList<HttpLoad.Sample> Slow => [.. samples.Where(s => s.Kind == HttpLoad.Kind.Slow).OrderBy(s => s.Start)];
 
     public TimeSpan LongestDuringUpgrades => Longest(during: true);
 
@@ -26,22 +31,31 @@ internal sealed class LoadReport(IReadOnlyCollection<HttpLoad.Sample> samples, I
             yield return $"served by generation {generation} (pid {pid}): {count}";
         }
 
-        yield return $"requests: {Requests} ({KeepAliveRequests} keep-alive, {Requests - KeepAliveRequests} on new connections)";
+        yield return $"requests: {Requests} ({Count(HttpLoad.Kind.KeepAlive)} keep-alive, {Count(HttpLoad.Kind.NewConnection)} on new connections, {Count(HttpLoad.Kind.Slow)} slow)";
         yield return $"failed requests: {Failures.Count}";
         foreach (HttpLoad.Sample failure in Failures.Take(5))
         {
-            yield return $"  failed at {failure.Start:HH:mm:ss.fff} ({(failure.KeepAlive ? "keep-alive" : "new connection")}): {failure.Error}";
+            yield return $"  failed at {failure.Start:HH:mm:ss.fff} ({Describe(failure.Kind)}): {failure.Error}";
         }
 
         yield return string.Create(CultureInfo.InvariantCulture,
             $"longest request: {LongestDuringUpgrades.TotalMilliseconds:F1} ms during upgrades, {LongestOutsideUpgrades.TotalMilliseconds:F1} ms outside them");
-        if (samples.OrderByDescending(s => s.Latency).FirstOrDefault() is { } slowest)
+        foreach (HttpLoad.Sample slow in Slow)
         {
+            string outcome = slow.Error is null ? $"answered by generation {slow.Generation}" : $"FAILED ({slow.Error})";
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"  slowest: started {slowest.Start:HH:mm:ss.fff}, {(slowest.KeepAlive ? "keep-alive" : "new connection")}, answered by generation {slowest.Generation}");
+                $"slow request started {slow.Start:HH:mm:ss.fff}: {outcome} after {slow.Latency.TotalMilliseconds:F0} ms");
         }
     }
 
+    private static string Describe(HttpLoad.Kind kind) => kind switch
+    {
+        HttpLoad.Kind.KeepAlive => "keep-alive",
+        HttpLoad.Kind.NewConnection => "new connection",
+        _ => "slow request",
+    };
+
     private TimeSpan Longest(bool during) =>
-        samples.Where(s => upgrades.Any(u => s.Start < u.End && s.End > u.Start) == during).Select(s => s.Latency).DefaultIfEmpty().Max();
+        samples.Where(s => s.Kind != HttpLoad.Kind.Slow && upgrades.Any(u => s.Start < u.End && s.End > u.Start) == during)
+            .Select(s => s.Latency).DefaultIfEmpty().Max();
 }
