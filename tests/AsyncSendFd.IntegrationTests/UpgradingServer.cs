@@ -15,18 +15,28 @@ internal sealed class UpgradingServer : IDisposable
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ITestOutputHelper _output;
-    private readonly List<(DateTime Start, DateTime End)> _upgrades = [];
+    private readonly List<UpgradeSpan> _upgrades = [];
+    private UpgradeSpan? _retiring;
+    private int _retiringProcessId;
 
-    private UpgradingServer(string binary, ITestOutputHelper output)
+    private UpgradingServer(string binary, ITestOutputHelper output, bool unixSocket, IReadOnlyDictionary<string, string>? environment)
     {
         _output = output;
         // The control socket goes in here: a short path, for macOS's 104-byte sun_path.
         Directory = Command.CreateSocketDirectory("ku");
         PidFile = Path.Combine(Directory, "app.pid");
         Marker = Path.Combine(Directory, "broken-release");
+        UnixSocket = Path.Combine(Directory, "web.sock");
         EndPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
-        Arguments = ["--urls", $"http://{EndPoint}", "--pid-file", PidFile, "--fail-if-exists", Marker];
-        Process = new ServerProcess(binary, Arguments);
+        string urls = $"http://{EndPoint}" + (unixSocket ? $";http://unix:{UnixSocket}" : "");
+        Arguments = ["--urls", urls, "--pid-file", PidFile, "--fail-if-exists", Marker];
+        Process = new ServerProcess(binary, Arguments, customize: start =>
+        {
+            foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+        });
     }
 
     public string Directory { get; }
@@ -41,6 +51,11 @@ internal sealed class UpgradingServer : IDisposable
     /// <summary>Where the sample listens: a loopback TCP port.</summary>
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>The Unix-domain-socket endpoint's file, when the server was started with one.</summary>
+    public string UnixSocket { get; }
+
+    public UnixDomainSocketEndPoint UnixEndPoint => new(UnixSocket);
+
     public string[] Arguments { get; }
 
     public ServerProcess Process { get; }
@@ -49,11 +64,12 @@ internal sealed class UpgradingServer : IDisposable
 
     public List<int> Generations { get; } = [];
 
-    public IReadOnlyList<(DateTime Start, DateTime End)> Upgrades => _upgrades;
+    public IReadOnlyList<UpgradeSpan> Upgrades => _upgrades;
 
-    public static async Task<UpgradingServer> StartAsync(string binary, ITestOutputHelper output)
+    /// <summary>Starts the first generation, listening on a loopback port and, if asked, on <see cref="UnixSocket"/> too.</summary>
+    public static async Task<UpgradingServer> StartAsync(string binary, ITestOutputHelper output, bool unixSocket = false, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var server = new UpgradingServer(binary, output);
+        var server = new UpgradingServer(binary, output, unixSocket, environment);
         server.Serving = await ServerProcess.WaitForPidFileAsync(server.PidFile, notThis: 0, StepTimeout);
         server.Generations.Add(server.Serving);
         Assert.Equal(server.Process.Id, server.Serving);
@@ -63,15 +79,33 @@ internal sealed class UpgradingServer : IDisposable
     /// <summary>kill -HUP the PID file's process; returns once the PID file names the successor and the old process has exited.</summary>
     public async Task<int> UpgradeAsync()
     {
+        int successor = await BeginUpgradeAsync();
+        await FinishUpgradeAsync();
+        return successor;
+    }
+
+    /// <summary>kill -HUP the PID file's process; returns once the PID file names the successor (the old one drains).</summary>
+    public async Task<int> BeginUpgradeAsync()
+    {
         int old = ServerProcess.ReadPidFile(PidFile) ?? throw new InvalidOperationException("No PID file.");
         Assert.Equal(Serving, old);
+        int generation = Generations.Count;
         DateTime start = DateTime.UtcNow;
         Signals.Send(old, Signals.SIGHUP);
         Serving = await ServerProcess.WaitForPidFileAsync(PidFile, notThis: old, StepTimeout);
-        await ServerProcess.WaitForExitAsync(old, StepTimeout);
-        _upgrades.Add((start, DateTime.UtcNow));
+        _retiring = new UpgradeSpan(generation, start, DateTime.UtcNow, default);
+        _retiringProcessId = old;
         Generations.Add(Serving);
         return Serving;
+    }
+
+    /// <summary>Waits until the generation that retired in <see cref="BeginUpgradeAsync"/> has exited.</summary>
+    public async Task FinishUpgradeAsync()
+    {
+        UpgradeSpan retiring = _retiring ?? throw new InvalidOperationException("No upgrade begun.");
+        await ServerProcess.WaitForExitAsync(_retiringProcessId, StepTimeout);
+        _upgrades.Add(retiring with { End = DateTime.UtcNow });
+        _retiring = null;
     }
 
     /// <summary>kill -HUP with a broken release in place; returns the log line that reports the failure.</summary>
@@ -82,7 +116,7 @@ internal sealed class UpgradingServer : IDisposable
         DateTime start = DateTime.UtcNow;
         Signals.Send(Serving, Signals.SIGHUP);
         int line = await Process.WaitForLineAsync("Upgrade failed", from, StepTimeout);
-        _upgrades.Add((start, DateTime.UtcNow));
+        _upgrades.Add(new UpgradeSpan(Generations.Count, start, DateTime.UtcNow, DateTime.UtcNow, Refused: true));
         File.Delete(Marker);
         return Process.Output.Split('\n')[line];
     }

@@ -6,12 +6,12 @@ using System.Net;
 namespace KestrelUpgrade.Driver;
 
 /// <summary>
-/// HTTP/1.1 clients that never retry, asking GET / over and over and recording every answer: keep-alive clients
-/// (one connection each, replaced only when the server answers <c>Connection: close</c>) and new-connection clients
-/// (a fresh connection per request). <see cref="SlowAsync"/> adds one GET /slow?ms=N on its own connection, to hold
-/// a request in flight across an upgrade.
+/// HTTP/1.1 clients that never retry, asking over and over and recording every answer: keep-alive clients (GET /,
+/// one connection each, replaced only when the server answers <c>Connection: close</c>), new-connection clients
+/// (GET /, a fresh connection per request), and slow clients (GET /slow?ms=N, a fresh connection per request,
+/// started in turn so that one is always in flight, across any upgrade).
 /// </summary>
-internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int newConnectionClients = 3)
+internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int newConnectionClients = 3, int slowClients = 4, int slowMilliseconds = 2000)
 {
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
@@ -31,7 +31,8 @@ internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int ne
     public void Start()
     {
         IEnumerable<Task> clients = Enumerable.Range(0, keepAliveClients).Select(_ => Task.Run(KeepAliveClientAsync))
-            .Concat(Enumerable.Range(0, newConnectionClients).Select(_ => Task.Run(NewConnectionClientAsync)));
+            .Concat(Enumerable.Range(0, newConnectionClients).Select(_ => Task.Run(NewConnectionClientAsync)))
+            .Concat(Enumerable.Range(0, slowClients).Select(i => Task.Run(() => SlowClientAsync(TimeSpan.FromMilliseconds(slowMilliseconds * i / slowClients)))));
         _running = Task.WhenAll(clients);
     }
 
@@ -41,58 +42,20 @@ internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int ne
         await _running;
     }
 
-    /// <summary>Sends one GET /slow?ms=<paramref name="milliseconds"/> on a new connection and returns once it is sent.</summary>
-    /// <returns>The request's outcome to come, recorded with the others as well.</returns>
-    public async Task<Task<Sample>> StartSlowAsync(int milliseconds)
-    {
-        DateTime start = DateTime.UtcNow;
-        long started = Stopwatch.GetTimestamp();
-        var timeout = new CancellationTokenSource(RequestTimeout + TimeSpan.FromMilliseconds(milliseconds));
-        RawHttpConnection connection;
-        try
-        {
-            connection = await RawHttpConnection.ConnectAsync(server, timeout.Token);
-            await connection.SendRequestAsync($"/slow?ms={milliseconds.ToString(CultureInfo.InvariantCulture)}", close: true, timeout.Token);
-        }
-        catch (Exception e) when (IsRequestFailure(e))
-        {
-            timeout.Dispose();
-            return Task.FromResult(Record(Failed(start, started, Kind.Slow, e)));
-        }
-
-        return FinishAsync();
-
-        async Task<Sample> FinishAsync()
-        {
-            using (timeout)
-            using (connection)
-            {
-                try
-                {
-                    return Record(Answered(start, started, Kind.Slow, await connection.ReadResponseAsync(timeout.Token)));
-                }
-                catch (Exception e) when (IsRequestFailure(e))
-                {
-                    return Record(Failed(start, started, Kind.Slow, e));
-                }
-            }
-        }
-    }
-
-    /// <summary>One GET / on a new connection, outside the load (recorded all the same).</summary>
-    public async Task<Sample> GetOnceAsync()
+    /// <summary>One request on a new connection (recorded with the others).</summary>
+    private async Task<Sample> NewConnectionRequestAsync(string path, Kind kind, TimeSpan timeout)
     {
         DateTime start = DateTime.UtcNow;
         long started = Stopwatch.GetTimestamp();
         try
         {
-            using var timeout = new CancellationTokenSource(RequestTimeout);
-            using RawHttpConnection connection = await RawHttpConnection.ConnectAsync(server, timeout.Token);
-            return Record(Answered(start, started, Kind.NewConnection, await connection.GetAsync("/", close: true, timeout.Token)));
+            using var cancellation = new CancellationTokenSource(timeout);
+            using RawHttpConnection connection = await RawHttpConnection.ConnectAsync(server, cancellation.Token);
+            return Record(Answered(start, started, kind, await connection.GetAsync(path, close: true, cancellation.Token)));
         }
         catch (Exception e) when (IsRequestFailure(e))
         {
-            return Record(Failed(start, started, Kind.NewConnection, e));
+            return Record(Failed(start, started, kind, e));
         }
     }
 
@@ -132,8 +95,18 @@ internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int ne
     {
         while (!_stopping)
         {
-            await GetOnceAsync();
+            await NewConnectionRequestAsync("/", Kind.NewConnection, RequestTimeout);
             await Task.Delay(1);
+        }
+    }
+
+    private async Task SlowClientAsync(TimeSpan offset)
+    {
+        await Task.Delay(offset);
+        string path = $"/slow?ms={slowMilliseconds.ToString(CultureInfo.InvariantCulture)}";
+        while (!_stopping)
+        {
+            await NewConnectionRequestAsync(path, Kind.Slow, RequestTimeout + TimeSpan.FromMilliseconds(slowMilliseconds));
         }
     }
 
@@ -153,7 +126,7 @@ internal sealed class HttpLoad(EndPoint server, int keepAliveClients = 2, int ne
     }
 
     private static Sample Failed(DateTime start, long started, Kind kind, Exception e) =>
-        new(start, Stopwatch.GetElapsedTime(started), kind, 0, 0, e is OperationCanceledException ? $"no response within {RequestTimeout}" : e.Message);
+        new(start, Stopwatch.GetElapsedTime(started), kind, 0, 0, e is OperationCanceledException ? "no response in time" : e.Message);
 
     private static bool IsRequestFailure(Exception e) => e is IOException or System.Net.Sockets.SocketException or OperationCanceledException;
 
