@@ -46,4 +46,7 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Warning, "Control connection failed: {Reason}")]
     public static partial void ControlConnectionFailed(ILogger logger, string reason);
+
+    [LoggerMessage(15, LogLevel.Information, "Successor pid {ProcessId} connected on its own (this generation did not start it)")]
+    public static partial void SuccessorConnected(ILogger logger, int processId);
 }

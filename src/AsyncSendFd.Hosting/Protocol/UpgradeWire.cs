@@ -7,11 +7,14 @@ namespace AsyncSendFd.Hosting.Protocol;
 /// The messages of the upgrade protocol, each one <see cref="FdMessageChannel"/> frame whose first byte
 /// says what it is. The successor speaks first (Hello); the serving generation answers with an Offer
 /// (the descriptors ride on it) or Refused; the successor says Ready; the serving generation says
-/// Commit, or Abort if the successor took too long.
+/// Commit, or Abort if the successor took too long. A client that asks for an upgrade speaks first too
+/// (UpgradeRequest), and is answered with the Result once the upgrade is over.
 /// </summary>
 internal static class UpgradeWire
 {
     public const byte Hello = (byte)'H';
+    public const byte UpgradeRequest = (byte)'U';
+    public const byte Result = (byte)'S';
     public const byte Offer = (byte)'O';
     public const byte Refused = (byte)'R';
     public const byte Ready = (byte)'Y';
@@ -27,9 +30,55 @@ internal static class UpgradeWire
     // The version is part of the magic: a successor speaking another version is refused, never misread.
     private static ReadOnlySpan<byte> Magic => "ASFU/1"u8;
 
+    /// <summary>What the first message on a control connection says the peer is.</summary>
+    public enum Greeting
+    {
+        /// <summary>Not a first message of this protocol version.</summary>
+        Unknown,
+
+        /// <summary>A successor that wants to take over.</summary>
+        Hello,
+
+        /// <summary>A client asking for an upgrade and its result.</summary>
+        UpgradeRequest,
+    }
+
     public static byte[] EncodeHello() => [Hello, .. Magic];
 
-    public static bool IsHello(ReadOnlySpan<byte> payload) => payload.Length == 1 + Magic.Length && payload[0] == Hello && payload[1..].SequenceEqual(Magic);
+    public static byte[] EncodeUpgradeRequest() => [UpgradeRequest, .. Magic];
+
+    public static Greeting ReadGreeting(ReadOnlySpan<byte> payload) =>
+        payload.Length != 1 + Magic.Length || !payload[1..].SequenceEqual(Magic) ? Greeting.Unknown
+        : payload[0] == Hello ? Greeting.Hello
+        : payload[0] == UpgradeRequest ? Greeting.UpgradeRequest
+        : Greeting.Unknown;
+
+    /// <summary>[S][outcome:u8][successor pid:i32][UTF-8 error, empty on success].</summary>
+    public static byte[] EncodeResult(UpgradeResult result)
+    {
+        byte[] error = Encoding.UTF8.GetBytes(result.Error ?? "");
+        var buffer = new byte[6 + error.Length];
+        buffer[0] = Result;
+        buffer[1] = checked((byte)result.Outcome);
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(2), result.SuccessorProcessId);
+        error.CopyTo(buffer.AsSpan(6));
+        return buffer;
+    }
+
+    /// <exception cref="IOException">Not a result of this protocol version.</exception>
+    public static UpgradeResult DecodeResult(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 6 || payload[0] != Result || !Enum.IsDefined((UpgradeOutcome)payload[1]))
+        {
+            throw new IOException("Malformed upgrade result.");
+        }
+
+        var outcome = (UpgradeOutcome)payload[1];
+        int processId = BinaryPrimitives.ReadInt32LittleEndian(payload[2..]);
+        return outcome == UpgradeOutcome.Succeeded
+            ? UpgradeResult.Success(processId)
+            : UpgradeResult.Failure(outcome, Encoding.UTF8.GetString(payload[6..]), processId);
+    }
 
     public static byte[] EncodeSignal(byte type) => [type];
 
