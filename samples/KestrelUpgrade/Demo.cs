@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using KestrelUpgrade.Driver;
@@ -7,7 +8,8 @@ namespace KestrelUpgrade;
 /// <summary>
 /// --demo: what an operator would do by hand, watched by clients that never retry. Starts a server, drives HTTP load
 /// at it (3 clients opening a new connection per request, 2 keep-alive clients, 2-second requests always in flight),
-/// then upgrades it, has a broken release refused, and upgrades it again; reports what the clients saw.
+/// then upgrades it (kill -HUP), has a broken release refused and upgrades it again (KestrelUpgrade --upgrade, which
+/// reports each outcome); reports what the clients saw.
 /// </summary>
 internal static class Demo
 {
@@ -33,8 +35,10 @@ internal static class Demo
             var upgrades = new List<UpgradeSpan>();
             var pids = new List<int> { serving };
             bool kept = false;
+            bool reported = true;
 
-            foreach (bool brokenRelease in new[] { false, true, false })
+            // kill -HUP for the first upgrade; KestrelUpgrade --upgrade, which waits for the outcome, for the others.
+            foreach ((bool brokenRelease, bool command) in new[] { (false, false), (true, true), (false, true) })
             {
                 await Task.Delay(Phase);
                 if (brokenRelease)
@@ -42,14 +46,20 @@ internal static class Demo
                     File.WriteAllText(broken, "this release does not start\n");
                 }
 
-                Say($"kill -HUP {serving}: {(brokenRelease ? "a broken release is in place, the upgrade must be refused" : "upgrade")}");
+                string action = command ? "KestrelUpgrade --upgrade" : $"kill -HUP {serving}";
+                Say($"{action}: {(brokenRelease ? "a broken release is in place, the upgrade must be refused" : "upgrade")}");
                 DateTime started = DateTime.UtcNow;
                 int from = server.LineCount;
-                Signals.Send(serving, Signals.SIGHUP);
+                Task<(int ExitCode, string Output)> outcome = command
+                    ? RunAsync(program, [.. prefix, "--upgrade", "--pid-file", pidFile])
+                    : SignalAsync(serving);
                 if (brokenRelease)
                 {
                     await server.WaitForLineAsync("Upgrade failed", from, StepTimeout);
                     upgrades.Add(new UpgradeSpan(pids.Count, started, DateTime.UtcNow, DateTime.UtcNow, Refused: true));
+                    (int exitCode, string said) = await outcome;
+                    Say($"{action} exited with {exitCode}: {said}");
+                    reported &= exitCode != 0;
                     File.Delete(broken);
                     kept = ServerProcess.ReadPidFile(pidFile) == serving && Signals.IsRunning(serving);
                     Say(kept ? $"refused: pid {serving} still serves and the PID file still names it" : "the refused upgrade changed who serves");
@@ -58,6 +68,13 @@ internal static class Demo
 
                 int next = await ServerProcess.WaitForPidFileAsync(pidFile, notThis: serving, StepTimeout);
                 DateTime tookEffect = DateTime.UtcNow;
+                if (command)
+                {
+                    (int exitCode, string said) = await outcome;
+                    Say($"{action} exited with {exitCode}: {said}");
+                    reported &= exitCode == 0;
+                }
+
                 Say($"PID file names pid {next}; pid {serving} drains");
                 await ServerProcess.WaitForExitAsync(serving, StepTimeout);
                 upgrades.Add(new UpgradeSpan(pids.Count, started, tookEffect, DateTime.UtcNow));
@@ -79,7 +96,7 @@ internal static class Demo
                 Console.WriteLine(line);
             }
 
-            bool ok = report.Failures.Count == 0 && report.ServedBy.Count == 3 && kept && oldGone && report.SlowRequestsAcrossEveryUpgradeAnswered;
+            bool ok = report.Failures.Count == 0 && report.ServedBy.Count == 3 && kept && reported && oldGone && report.SlowRequestsAcrossEveryUpgradeAnswered;
             Console.WriteLine(ok ? "upgrades complete: no request failed" : "upgrades FAILED");
             return ok ? 0 : 1;
         }
@@ -87,6 +104,28 @@ internal static class Demo
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    private static Task<(int ExitCode, string Output)> SignalAsync(int processId)
+    {
+        Signals.Send(processId, Signals.SIGHUP);
+        return Task.FromResult((0, ""));
+    }
+
+    /// <summary>Runs this program to completion (here: --upgrade), returning its exit code and what it printed.</summary>
+    private static async Task<(int ExitCode, string Output)> RunAsync(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, ((await output) + (await error)).Trim());
     }
 
     private static (string Program, string[] Prefix) ThisProgram()

@@ -24,6 +24,11 @@ if (options.Demo)
     return await Demo.RunAsync();
 }
 
+if (options.Upgrade)
+{
+    return await UpgradeCommand.RunAsync(options.ControlSocketPath);
+}
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(options.HostArguments);
 builder.Logging.AddSimpleConsole(console =>
 {

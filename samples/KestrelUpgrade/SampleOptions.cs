@@ -11,6 +11,9 @@ internal sealed record SampleOptions
                                   serve GET / ("generation G pid P") and GET /slow?ms=N (the same after N ms)
                                   until SIGTERM; SIGHUP to the process named in the PID file starts an upgrade
                                   to a copy of this program (same arguments)
+          KestrelUpgrade --upgrade [--pid-file PATH | --upgrade-socket PATH]
+                                  ask the serving generation for an upgrade and wait for the outcome: exit code 0
+                                  once the new generation serves, 1 with the reason otherwise
           KestrelUpgrade --demo   drive load at a fresh server with clients that never retry, upgrade it, refuse
                                   a broken release, upgrade it again (a 2 s request in flight each time), then
                                   print who served how many requests and how many failed
@@ -33,6 +36,8 @@ internal sealed record SampleOptions
 
     public bool Demo { get; init; }
 
+    public bool Upgrade { get; init; }
+
     public bool ShowHelp { get; init; }
 
     public string[] HostArguments { get; init; } = [];
@@ -54,6 +59,7 @@ internal sealed record SampleOptions
                 case "--upgrade-socket": options = options with { UpgradeSocket = Value() }; break;
                 case "--fail-if-exists": options = options with { FailIfExists = Value() }; break;
                 case "--demo": options = options with { Demo = true }; break;
+                case "--upgrade": options = options with { Upgrade = true }; break;
                 case "--help" or "-h": options = options with { ShowHelp = true }; break;
                 case "--urls": host.Add("--urls"); host.Add(Value()); break;
                 default: throw new ArgumentException($"Unknown option {args[i]}.");

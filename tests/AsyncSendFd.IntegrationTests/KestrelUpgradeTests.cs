@@ -99,6 +99,39 @@ public sealed partial class KestrelUpgradeTests(KestrelUpgradeFixture sample, IT
         Assert.All(server.Generations, pid => Assert.False(Signals.IsRunning(pid), $"generation pid {pid} still runs"));
     }
 
+    // Linux only: Signals.IsRunning reads /proc (see the remarks above).
+    [LinuxFact(Driver)]
+    [SupportedOSPlatform("linux")]
+    public async Task UpgradeCommand_UnderLoad_ExitsWithTheOutcome_AndSaysWhyOneFailed()
+    {
+        using UpgradingServer server = await UpgradingServer.StartAsync(sample.Binary, output);
+        int first = server.Serving;
+        var load = new HttpLoad(server.EndPoint);
+        load.Start();
+        await Task.Delay(Phase);
+
+        (int exitCode, string said) = await server.UpgradeCommandAsync(brokenRelease: true);
+        Assert.True(exitCode == 1, said);
+        Assert.Matches(@"upgrade failed \(SuccessorExited\), the serving generation carries on: the successor \(pid \d+\) exited before it was ready", said);
+        Assert.Equal(first, ServerProcess.ReadPidFile(server.PidFile));
+
+        (exitCode, said) = await server.UpgradeCommandAsync();
+        Assert.True(exitCode == 0, said);
+        Assert.Equal($"upgraded: pid {server.Serving} serves", said.Trim());
+        Assert.Equal($"generation 2 pid {server.Serving}", await server.GetAsync());
+        await Task.Delay(Phase);
+
+        await load.StopAsync();
+        LoadReport report = Report(load, server);
+        Assert.Empty(report.Failures);
+        Assert.True(report.SlowRequestsAcrossEveryUpgradeAnswered, "an upgrade had no 2 s request in flight across it, or one was not answered");
+
+        await server.StopAsync();
+        (exitCode, said) = Command.Run(sample.Binary, ["--upgrade", "--pid-file", server.PidFile], server.Directory, UpgradingServer.StepTimeout);
+        Assert.True(exitCode == 1, said);
+        Assert.Contains("upgrade not started: no serving generation answered on ", said);
+    }
+
     // Linux only, and root only: setpriv (util-linux) starts the successor as uid 65534, which needs root; the run also
     // needs the driver's /proc (see the remarks above). Reported skipped as any other user, GitHub's runner included.
     [RootWithSetprivFact]

@@ -15,6 +15,7 @@ internal sealed class UpgradingServer : IDisposable
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ITestOutputHelper _output;
+    private readonly string _binary;
     private readonly List<UpgradeSpan> _upgrades = [];
     private UpgradeSpan? _retiring;
     private int _retiringProcessId;
@@ -22,6 +23,7 @@ internal sealed class UpgradingServer : IDisposable
     private UpgradingServer(string binary, ITestOutputHelper output, bool unixSocket, IReadOnlyDictionary<string, string>? environment)
     {
         _output = output;
+        _binary = binary;
         // The control socket goes in here: a short path, for macOS's 104-byte sun_path.
         Directory = Command.CreateSocketDirectory("ku");
         PidFile = Path.Combine(Directory, "app.pid");
@@ -119,6 +121,35 @@ internal sealed class UpgradingServer : IDisposable
         _upgrades.Add(new UpgradeSpan(Generations.Count, start, DateTime.UtcNow, DateTime.UtcNow, Refused: true));
         File.Delete(Marker);
         return Process.Output.Split('\n')[line];
+    }
+
+    /// <summary>
+    /// Runs <c>KestrelUpgrade --upgrade</c> as an operator would, broken release or not; once it has exited, a
+    /// successful upgrade's old generation has exited too.
+    /// </summary>
+    public async Task<(int ExitCode, string Output)> UpgradeCommandAsync(bool brokenRelease = false)
+    {
+        if (brokenRelease)
+        {
+            File.WriteAllText(Marker, "broken\n");
+        }
+
+        int old = Serving;
+        DateTime start = DateTime.UtcNow;
+        (int exitCode, string output) = await Task.Run(() => Command.Run(_binary, ["--upgrade", "--pid-file", PidFile], Directory, StepTimeout));
+        DateTime tookEffect = DateTime.UtcNow;
+        File.Delete(Marker);
+        if (exitCode != 0)
+        {
+            _upgrades.Add(new UpgradeSpan(Generations.Count, start, tookEffect, tookEffect, Refused: true));
+            return (exitCode, output);
+        }
+
+        Serving = ServerProcess.ReadPidFile(PidFile) ?? throw new InvalidOperationException("No PID file after the upgrade.");
+        Generations.Add(Serving);
+        await ServerProcess.WaitForExitAsync(old, StepTimeout);
+        _upgrades.Add(new UpgradeSpan(Generations.Count - 1, start, tookEffect, DateTime.UtcNow));
+        return (exitCode, output);
     }
 
     /// <summary>GET / on a new connection, by a client that does not retry; the answer's body.</summary>
