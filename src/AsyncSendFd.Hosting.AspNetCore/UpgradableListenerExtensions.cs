@@ -45,9 +45,14 @@ public static class UpgradableListenerExtensions
         ArgumentNullException.ThrowIfNull(configure);
         return builder.ConfigureServices(services =>
         {
-            services.AddOptions<UpgradableListenerOptions>()
-                .Configure(configure)
-                .Validate<IOptions<HostOptions>>((drain, host) => IsValidWindow(drain.DrainWindow, host.Value.ShutdownTimeout),
+            OptionsBuilder<UpgradableListenerOptions> options = services.AddOptions<UpgradableListenerOptions>().Configure(configure);
+            if (services.Any(service => service.ServiceType == typeof(ConnectionDrain)))
+            {
+                // Called again: the options add up, the transport is set up once.
+                return;
+            }
+
+            options.Validate<IOptions<HostOptions>>((drain, host) => IsValidWindow(drain.DrainWindow, host.Value.ShutdownTimeout),
                     "UpgradableListenerOptions.DrainWindow must be zero or more and shorter than HostOptions.ShutdownTimeout.")
                 .ValidateOnStart();
             services.AddSingleton(provider => new ListenerSockets(RequireUpgrader(provider), provider.GetRequiredService<ILogger<Upgrader>>()));

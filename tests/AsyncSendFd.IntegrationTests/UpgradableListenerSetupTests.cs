@@ -2,6 +2,7 @@ using System.Runtime.Versioning;
 using AsyncSendFd.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -42,6 +43,21 @@ public sealed class UpgradableListenerSetupTests : IDisposable
         OptionsValidationException e = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
         Assert.Contains("DrainWindow", e.Message);
         Assert.False(File.Exists(Path.Combine(_directory, "upgrade.sock")), "the upgrader started although the options were invalid");
+    }
+
+    [Fact]
+    public async Task UseUpgradableListeners_CalledTwice_SetsUpOneTransport_AndTheLastDrainWindowHolds()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Host.UseZeroDowntimeUpgrades(upgrades => upgrades.SocketPath = Path.Combine(_directory, "upgrade.sock"));
+        builder.WebHost.UseUrls("http://127.0.0.1:0")
+            .UseUpgradableListeners(drain => drain.DrainWindow = TimeSpan.FromSeconds(1))
+            .UseUpgradableListeners(drain => drain.DrainWindow = TimeSpan.FromSeconds(2));
+        await using WebApplication app = builder.Build();
+
+        Assert.Single(app.Services.GetServices<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(),
+            factory => factory.GetType().Name == "UpgradableTransportFactory");
+        Assert.Equal(TimeSpan.FromSeconds(2), app.Services.GetRequiredService<IOptions<UpgradableListenerOptions>>().Value.DrainWindow);
     }
 
     [Fact]
