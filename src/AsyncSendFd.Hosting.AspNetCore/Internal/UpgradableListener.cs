@@ -11,9 +11,10 @@ namespace AsyncSendFd.Hosting.AspNetCore.Internal;
 /// generation serves from it.
 /// </summary>
 /// <remarks>
-/// A listening socket shared with another process is never closed while this process runs: closing it under an
-/// accept in progress makes .NET shut the socket down (for both processes), and disposing the Socket that bound a
-/// Unix path unlinks the path. Its descriptor closes when the process exits.
+/// A listening socket shared with another process is never closed while this process runs: to unblock an accept in
+/// progress, .NET disconnects or shuts down a socket it closes, which acts on the socket itself (for both processes),
+/// and disposing the Socket that bound a Unix path unlinks the path. Its descriptor closes when the process exits.
+/// Even a socket this process may close is closed only once no accept runs on it.
 /// </remarks>
 internal sealed class UpgradableListener(
     IConnectionListener inner, EndPoint configured, Socket socket, bool adopted, Upgrader upgrader, ConnectionDrain drain, ILogger logger)
