@@ -24,6 +24,11 @@ if (options.Demo)
     return await Demo.RunAsync();
 }
 
+if (options.Upgrade)
+{
+    return await UpgradeCommand.RunAsync(options.ControlSocketPath);
+}
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(options.HostArguments);
 builder.Logging.AddSimpleConsole(console =>
 {
@@ -47,7 +52,20 @@ if (options.FailIfExists is { } marker)
 
 WebApplication app = builder.Build();
 Upgrader upgrader = app.Services.GetRequiredService<Upgrader>();
-app.MapGet("/", () => $"generation {upgrader.Generation} pid {Environment.ProcessId}");
+string Answer() => $"generation {upgrader.Generation} pid {Environment.ProcessId}";
+app.MapGet("/", Answer);
+
+// The same answer after ms milliseconds: a request held in flight across an upgrade.
+app.MapGet("/slow", async (int ms, CancellationToken aborted) =>
+{
+    if (ms is < 0 or > 60_000)
+    {
+        return Results.BadRequest("ms must be 0 to 60000");
+    }
+
+    await Task.Delay(ms, aborted);
+    return Results.Text(Answer());
+});
 
 try
 {

@@ -8,10 +8,15 @@ internal sealed record SampleOptions
 
         Usage:
           KestrelUpgrade [--urls URLS] [--pid-file PATH] [--upgrade-socket PATH] [--fail-if-exists PATH]
-                                  serve GET / ("generation G pid P") until SIGTERM; SIGHUP to the process named
-                                  in the PID file starts an upgrade to a copy of this program (same arguments)
-          KestrelUpgrade --demo   drive load at a fresh server, upgrade it twice and refuse one broken upgrade,
-                                  then print who served how many requests and how many failed
+                                  serve GET / ("generation G pid P") and GET /slow?ms=N (the same after N ms)
+                                  until SIGTERM; SIGHUP to the process named in the PID file starts an upgrade
+                                  to a copy of this program (same arguments)
+          KestrelUpgrade --upgrade [--pid-file PATH | --upgrade-socket PATH]
+                                  ask the serving generation for an upgrade and wait for the outcome: exit code 0
+                                  once the new generation serves, 1 with the reason otherwise
+          KestrelUpgrade --demo   drive load at a fresh server with clients that never retry, upgrade it, refuse
+                                  a broken release, upgrade it again (a 2 s request in flight each time), then
+                                  print who served how many requests and how many failed
 
         Options:
           --urls URLS             where to listen (standard ASP.NET Core; default http://localhost:5000)
@@ -30,6 +35,8 @@ internal sealed record SampleOptions
     public string? FailIfExists { get; init; }
 
     public bool Demo { get; init; }
+
+    public bool Upgrade { get; init; }
 
     public bool ShowHelp { get; init; }
 
@@ -52,6 +59,7 @@ internal sealed record SampleOptions
                 case "--upgrade-socket": options = options with { UpgradeSocket = Value() }; break;
                 case "--fail-if-exists": options = options with { FailIfExists = Value() }; break;
                 case "--demo": options = options with { Demo = true }; break;
+                case "--upgrade": options = options with { Upgrade = true }; break;
                 case "--help" or "-h": options = options with { ShowHelp = true }; break;
                 case "--urls": host.Add("--urls"); host.Add(Value()); break;
                 default: throw new ArgumentException($"Unknown option {args[i]}.");

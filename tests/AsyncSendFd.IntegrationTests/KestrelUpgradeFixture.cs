@@ -2,6 +2,13 @@ using System.Runtime.InteropServices;
 
 namespace AsyncSendFd.IntegrationTests;
 
+/// <summary>The tests that run the published sample: one collection, so that it is published once for all of them.</summary>
+[CollectionDefinition(Name)]
+public sealed class KestrelUpgradeCollection : ICollectionFixture<KestrelUpgradeFixture>
+{
+    public const string Name = "KestrelUpgrade sample";
+}
+
 /// <summary>The KestrelUpgrade sample published once with NativeAOT, warnings as errors, for every test that runs it.</summary>
 public sealed class KestrelUpgradeFixture : IDisposable
 {

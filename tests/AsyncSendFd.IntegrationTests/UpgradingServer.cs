@@ -15,18 +15,30 @@ internal sealed class UpgradingServer : IDisposable
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ITestOutputHelper _output;
-    private readonly List<(DateTime Start, DateTime End)> _upgrades = [];
+    private readonly string _binary;
+    private readonly List<UpgradeSpan> _upgrades = [];
+    private UpgradeSpan? _retiring;
+    private int _retiringProcessId;
 
-    private UpgradingServer(string binary, ITestOutputHelper output)
+    private UpgradingServer(string binary, ITestOutputHelper output, bool unixSocket, IReadOnlyDictionary<string, string>? environment)
     {
         _output = output;
+        _binary = binary;
         // The control socket goes in here: a short path, for macOS's 104-byte sun_path.
         Directory = Command.CreateSocketDirectory("ku");
         PidFile = Path.Combine(Directory, "app.pid");
         Marker = Path.Combine(Directory, "broken-release");
-        Url = new Uri($"http://127.0.0.1:{FreePort()}/");
-        Arguments = ["--urls", Url.OriginalString.TrimEnd('/'), "--pid-file", PidFile, "--fail-if-exists", Marker];
-        Process = new ServerProcess(binary, Arguments);
+        UnixSocket = Path.Combine(Directory, "web.sock");
+        EndPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        string urls = $"http://{EndPoint}" + (unixSocket ? $";http://unix:{UnixSocket}" : "");
+        Arguments = ["--urls", urls, "--pid-file", PidFile, "--fail-if-exists", Marker];
+        Process = new ServerProcess(binary, Arguments, customize: start =>
+        {
+            foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+        });
     }
 
     public string Directory { get; }
@@ -38,7 +50,13 @@ internal sealed class UpgradingServer : IDisposable
     /// <summary>Where the sample puts its control socket: beside the PID file.</summary>
     public string ControlSocket => Path.Combine(Directory, "kestrelupgrade.sock");
 
-    public Uri Url { get; }
+    /// <summary>Where the sample listens: a loopback TCP port.</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>The Unix-domain-socket endpoint's file, when the server was started with one.</summary>
+    public string UnixSocket { get; }
+
+    public UnixDomainSocketEndPoint UnixEndPoint => new(UnixSocket);
 
     public string[] Arguments { get; }
 
@@ -48,11 +66,12 @@ internal sealed class UpgradingServer : IDisposable
 
     public List<int> Generations { get; } = [];
 
-    public IReadOnlyList<(DateTime Start, DateTime End)> Upgrades => _upgrades;
+    public IReadOnlyList<UpgradeSpan> Upgrades => _upgrades;
 
-    public static async Task<UpgradingServer> StartAsync(string binary, ITestOutputHelper output)
+    /// <summary>Starts the first generation, listening on a loopback port and, if asked, on <see cref="UnixSocket"/> too.</summary>
+    public static async Task<UpgradingServer> StartAsync(string binary, ITestOutputHelper output, bool unixSocket = false, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var server = new UpgradingServer(binary, output);
+        var server = new UpgradingServer(binary, output, unixSocket, environment);
         server.Serving = await ServerProcess.WaitForPidFileAsync(server.PidFile, notThis: 0, StepTimeout);
         server.Generations.Add(server.Serving);
         Assert.Equal(server.Process.Id, server.Serving);
@@ -62,15 +81,33 @@ internal sealed class UpgradingServer : IDisposable
     /// <summary>kill -HUP the PID file's process; returns once the PID file names the successor and the old process has exited.</summary>
     public async Task<int> UpgradeAsync()
     {
+        int successor = await BeginUpgradeAsync();
+        await FinishUpgradeAsync();
+        return successor;
+    }
+
+    /// <summary>kill -HUP the PID file's process; returns once the PID file names the successor (the old one drains).</summary>
+    public async Task<int> BeginUpgradeAsync()
+    {
         int old = ServerProcess.ReadPidFile(PidFile) ?? throw new InvalidOperationException("No PID file.");
         Assert.Equal(Serving, old);
+        int generation = Generations.Count;
         DateTime start = DateTime.UtcNow;
         Signals.Send(old, Signals.SIGHUP);
         Serving = await ServerProcess.WaitForPidFileAsync(PidFile, notThis: old, StepTimeout);
-        await ServerProcess.WaitForExitAsync(old, StepTimeout);
-        _upgrades.Add((start, DateTime.UtcNow));
+        _retiring = new UpgradeSpan(generation, start, DateTime.UtcNow, default);
+        _retiringProcessId = old;
         Generations.Add(Serving);
         return Serving;
+    }
+
+    /// <summary>Waits until the generation that retired in <see cref="BeginUpgradeAsync"/> has exited.</summary>
+    public async Task FinishUpgradeAsync()
+    {
+        UpgradeSpan retiring = _retiring ?? throw new InvalidOperationException("No upgrade begun.");
+        await ServerProcess.WaitForExitAsync(_retiringProcessId, StepTimeout);
+        _upgrades.Add(retiring with { End = DateTime.UtcNow });
+        _retiring = null;
     }
 
     /// <summary>kill -HUP with a broken release in place; returns the log line that reports the failure.</summary>
@@ -81,15 +118,48 @@ internal sealed class UpgradingServer : IDisposable
         DateTime start = DateTime.UtcNow;
         Signals.Send(Serving, Signals.SIGHUP);
         int line = await Process.WaitForLineAsync("Upgrade failed", from, StepTimeout);
-        _upgrades.Add((start, DateTime.UtcNow));
+        _upgrades.Add(new UpgradeSpan(Generations.Count, start, DateTime.UtcNow, DateTime.UtcNow, Refused: true));
         File.Delete(Marker);
         return Process.Output.Split('\n')[line];
     }
 
-    public async Task<string> GetAsync()
+    /// <summary>
+    /// Runs <c>KestrelUpgrade --upgrade</c> as an operator would, broken release or not; once it has exited, a
+    /// successful upgrade's old generation has exited too.
+    /// </summary>
+    public async Task<(int ExitCode, string Output)> UpgradeCommandAsync(bool brokenRelease = false)
     {
-        using var client = new HttpClient();
-        return await client.GetStringAsync(Url);
+        if (brokenRelease)
+        {
+            File.WriteAllText(Marker, "broken\n");
+        }
+
+        int old = Serving;
+        DateTime start = DateTime.UtcNow;
+        (int exitCode, string output) = await Task.Run(() => Command.Run(_binary, ["--upgrade", "--pid-file", PidFile], Directory, StepTimeout));
+        DateTime tookEffect = DateTime.UtcNow;
+        File.Delete(Marker);
+        if (exitCode != 0)
+        {
+            _upgrades.Add(new UpgradeSpan(Generations.Count, start, tookEffect, tookEffect, Refused: true));
+            return (exitCode, output);
+        }
+
+        Serving = ServerProcess.ReadPidFile(PidFile) ?? throw new InvalidOperationException("No PID file after the upgrade.");
+        Generations.Add(Serving);
+        await ServerProcess.WaitForExitAsync(old, StepTimeout);
+        _upgrades.Add(new UpgradeSpan(Generations.Count - 1, start, tookEffect, DateTime.UtcNow));
+        return (exitCode, output);
+    }
+
+    /// <summary>GET / on a new connection, by a client that does not retry; the answer's body.</summary>
+    public async Task<string> GetAsync(EndPoint? at = null)
+    {
+        using var timeout = new CancellationTokenSource(HttpLoad.RequestTimeout);
+        using RawHttpConnection connection = await RawHttpConnection.ConnectAsync(at ?? EndPoint, timeout.Token);
+        RawHttpResponse response = await connection.GetAsync("/", close: true, timeout.Token);
+        Assert.Equal(200, response.StatusCode);
+        return response.Body;
     }
 
     /// <summary>kill -TERM the serving generation and wait for it to exit.</summary>
