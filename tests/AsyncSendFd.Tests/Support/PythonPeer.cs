@@ -82,8 +82,13 @@ internal sealed class PythonPeer : IDisposable
         if (!_process.HasExited)
         {
             _process.Kill();
+            _process.WaitForExit(Guard);
         }
 
+        // Process.Dispose leaves redirected streams read directly (not through the Begin*ReadLine events) open until
+        // their finalizers run, which would then change the descriptor count of whichever test runs at that moment.
+        _process.StandardOutput.Dispose();
+        _process.StandardError.Dispose();
         _process.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
