@@ -485,7 +485,22 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
     private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)
     {
-        Log.UpgradeFailed(logger, reason);
+        bool servesOn;
+        lock (_lock)
+        {
+            servesOn = _state == State.Serving && !_stopRequested;
+        }
+
+        // Said only when true: a generation that is stopping, retired or not serving yet does not keep serving.
+        if (servesOn)
+        {
+            Log.UpgradeFailed(logger, reason);
+        }
+        else
+        {
+            Log.UpgradeFailedNotServing(logger, reason);
+        }
+
         return UpgradeResult.Failure(outcome, reason, processId);
     }
 }
