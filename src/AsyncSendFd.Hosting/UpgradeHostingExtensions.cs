@@ -117,6 +117,7 @@ public static class UpgradeHostingExtensions
             options,
             provider.GetRequiredService<IHostApplicationLifetime>(),
             provider.GetRequiredService<IOptions<HostOptions>>().Value,
-            provider.GetRequiredService<ILogger<Upgrader>>()));
+            provider.GetRequiredService<ILoggerFactory>(),
+            provider.GetServices<ILoggerProvider>()));
     }
 }

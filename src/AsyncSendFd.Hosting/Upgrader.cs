@@ -25,10 +25,12 @@ namespace AsyncSendFd.Hosting;
 /// upgrades only once its predecessor has exited, so no old code runs after a successful upgrade.
 /// </para>
 /// <para>
-/// The successor connects to the control socket, so it need not be this process's child: a supervisor, another
-/// unit or a container sharing the socket's directory can start it. The kernel's credentials of the connecting
-/// process are checked (same user, <see cref="UpgradeOptions.AllowedUserIds"/>, or
-/// <see cref="UpgradeOptions.AuthorizeSuccessor"/>) before anything is handed over.
+/// The successor connects to the control socket and presents a one-time token: the one this generation put in the
+/// environment of the child it started, or, for a successor a supervisor or another unit started, the one in
+/// <see cref="UpgradeOptions.TokenFile"/>. The kernel's credentials of the connecting process are checked too (same
+/// user, <see cref="UpgradeOptions.AllowedUserIds"/>, or <see cref="UpgradeOptions.AuthorizeSuccessor"/>) before
+/// anything is handed over. A stop (<see cref="DisposeAsync"/>, or the host stopping) wins over an upgrade that has
+/// not committed, and a process that is PID 1 refuses upgrades (its retirement would end a container).
 /// </para>
 /// <para>
 /// This type is the generation's life in order; the two roles it plays are its own types: the successor's side
@@ -87,8 +89,9 @@ public sealed class Upgrader : IAsyncDisposable
     public Task PreviousGenerationExited => _successorSide.PredecessorExited;
 
     /// <summary>
-    /// Completes, with the reason, if the serving generation gave up on this successor before it was ready
-    /// (it took longer than the ready timeout). The process should then exit: the old generation keeps serving.
+    /// Completes, with the reason, if the serving generation gave up on this successor before it was ready (it took
+    /// longer than the ready timeout, broke the protocol, or the serving generation is stopping). The process should
+    /// then exit.
     /// </summary>
     public Task<string> Abandoned => _successorSide.Abandoned;
 

@@ -98,7 +98,92 @@ public sealed partial class GenerationProcessTests : IDisposable
         Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 
+    [Fact]
+    public async Task InAContainer_UnderTheSupervisorScript_UpgradesWork_RetiredGenerationsAreReaped_AndSigtermReachesTheServingOne()
+    {
+        string pidFile = Path.Combine(_directory, "app.pid");
+        string script = Path.Combine(RepositoryRoot(), "src", "AsyncSendFd.Hosting", "Container", "supervise-generations.sh");
+        // With its own /proc, as a container has: the script reads the processes it supervises there.
+        string[] unshare = Identity.UserId == 0 ? ["unshare", "--pid", "--fork", "--mount-proc"] : ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc"];
+        using HostProcess host = HostProcess.Start(Configuration(("Upgrades:PidFile", pidFile)), wrapper: [.. unshare, "sh", script, pidFile]);
+        await host.WaitForLineAsync("child: generation 1 pid ");
+        await host.WaitForLineAsync("is serving");
+        int supervisor = ChildrenOf(host.Process.Id).Single(); // PID 1 of the namespace, as this namespace sees it
+
+        for (int generation = 2; generation <= 3; generation++)
+        {
+            UpgradeResult result = await Upgrader.RequestUpgradeAsync(SocketPath).WaitAsync(Guard);
+            Assert.True(result.Succeeded, result.Error);
+            await AskUntilAsync($"generation {generation} pid "); // the retired one answers until it has stopped accepting
+
+            // The retired generation exits and is reaped: the supervisor is left with the serving generation alone (and its sleep).
+            await WaitUntilAsync(() => ChildrenOf(supervisor).Count(child => Command(child) != "sleep") == 1 && !Zombies(supervisor));
+            Assert.True(HostProcess.Runs(supervisor));
+        }
+
+        await HostProcess.SignalAsync(supervisor, "TERM");
+        await host.WaitForExitAsync();
+        await host.WaitForLineAsync("child: generation 3 pid ");
+        Assert.Contains(host.Lines, line => line.Contains("generation 3 pid", StringComparison.Ordinal) && line.EndsWith("stopped", StringComparison.Ordinal));
+        Assert.False(File.Exists(SocketPath)); // stopped for good
+        Assert.False(File.Exists(pidFile));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static int[] ChildrenOf(int pid) =>
+        [.. Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(name => name!.All(char.IsAsciiDigit))
+            .Where(name => ParentOf(name!) == pid).Select(name => int.Parse(name!, CultureInfo.InvariantCulture))];
+
+    private static string Command(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static bool Zombies(int pid) => ChildrenOf(pid).Any(child => !HostProcess.Runs(child));
+
+    private static int ParentOf(string pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 4)..].Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        DateTime deadline = DateTime.UtcNow + Guard;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not come true within the guard");
+            await Task.Delay(50);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AsyncSendFd.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No directory above {AppContext.BaseDirectory} contains AsyncSendFd.sln.");
+    }
 
     private KeyValuePair<string, string>[] Configuration(params (string Key, string Value)[] more) =>
         [new("Upgrades:SocketPath", SocketPath), new("Child:EndpointFile", EndpointFile), .. more.Select(m => new KeyValuePair<string, string>(m.Key, m.Value))];
@@ -117,6 +202,17 @@ public sealed partial class GenerationProcessTests : IDisposable
         await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), guard.Token);
         using var reader = new StreamReader(new NetworkStream(client));
         return await reader.ReadLineAsync(guard.Token) ?? "";
+    }
+
+    private async Task AskUntilAsync(string prefix)
+    {
+        DateTime deadline = DateTime.UtcNow + Guard;
+        string answer;
+        while (!(answer = await AskAsync()).StartsWith(prefix, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still '{answer}', not '{prefix}...'");
+            await Task.Delay(50);
+        }
     }
 
     [GeneratedRegex(@"child: pid (\d+) starts slowly")]

@@ -84,6 +84,8 @@ public sealed class StopTests
         Assert.False(late.IsServing);
         string logged = await serving.Log.WaitForAsync("this generation is stopping, so the upgrade was abandoned");
         Assert.Contains("it is not this generation's child", logged, StringComparison.Ordinal);
+        Assert.StartsWith("Warning: Upgrade failed: this generation is stopping", logged, StringComparison.Ordinal); // not "keeps serving"
+        Assert.DoesNotContain(serving.Log.Lines, line => line.Contains("keeps serving", StringComparison.Ordinal) || line.Contains("not ready within", StringComparison.Ordinal));
         AssertGoneForGood(serving);
     }
 

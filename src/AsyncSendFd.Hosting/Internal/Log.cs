@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Warning, "Inherited descriptor '{Name}' was not adopted by this generation (no longer configured?); closing it")]
     public static partial void NotAdopted(ILogger logger, string name);
+
+    [LoggerMessage(19, LogLevel.Warning, "Upgrade failed: {Reason}")]
+    public static partial void UpgradeFailedNotServing(ILogger logger, string reason);
 }

@@ -8,9 +8,12 @@ namespace AsyncSendFd.Hosting.Internal;
 /// Ties the <see cref="Upgrader"/> to the host's life: take over before any service starts (so Kestrel finds the
 /// inherited listeners), ready when the application has started, graceful shutdown when retired.
 /// </summary>
-internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions options, IHostApplicationLifetime lifetime, HostOptions host, ILogger<Upgrader> logger)
+internal sealed class UpgradeHostedService(
+    Upgrader upgrader, UpgradeOptions options, IHostApplicationLifetime lifetime, HostOptions host, ILoggerFactory loggers, IEnumerable<ILoggerProvider> logOutputs)
     : IHostedLifecycleService
 {
+    private readonly ILogger _logger = loggers.CreateLogger<Upgrader>();
+
     /// <summary>How long past the host's shutdown timeout a retired generation may run before it is killed, unless set.</summary>
     public static readonly TimeSpan ExitSlack = TimeSpan.FromSeconds(10);
 
@@ -77,11 +80,24 @@ internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions opt
 
         // Graceful shutdown has this long; after that no old code may keep running, hung or not.
         TimeSpan deadline = RetiredExitDeadline(options, host);
-        Log.RetiredStopping(logger, deadline);
+        Log.RetiredStopping(_logger, deadline);
         lifetime.StopApplication();
         await Task.Delay(deadline).ConfigureAwait(false);
-        Log.ForcedExit(logger, deadline);
-        using var self = Process.GetCurrentProcess();
-        self.Kill();
+        Log.ForcedExit(_logger, deadline);
+
+        try
+        {
+            // Providers that write on a background thread (the console's) flush when disposed, so the reason is not
+            // lost to the kill. The factory does not dispose the providers the container gave it: they are disposed here.
+            foreach (IDisposable output in logOutputs.OfType<IDisposable>())
+            {
+                output.Dispose();
+            }
+        }
+        finally
+        {
+            using var self = Process.GetCurrentProcess();
+            self.Kill();
+        }
     }
 }

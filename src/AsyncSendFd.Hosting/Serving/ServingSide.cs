@@ -94,7 +94,8 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             PidFile.Write(pidFile);
         }
 
-        await SystemdNotifier.NotifyAsync(logger, $"MAINPID={Environment.ProcessId}\nREADY=1").ConfigureAwait(false);
+        string serving = generation == 1 ? $"Generation 1 (pid {Environment.ProcessId}) serving" : $"Upgraded: generation {generation} (pid {Environment.ProcessId}) serving";
+        await SystemdNotifier.NotifyAsync(logger, $"MAINPID={Environment.ProcessId}\nREADY=1\n{SystemdNotifier.Status(serving)}").ConfigureAwait(false);
         _admission.PublishFileToken();
         _acceptLoop = _control!.AcceptAsync(options.ReadyTimeout, OnGreetedAsync, OnSilent, _stop.Token);
         Log.Serving(logger, generation, Environment.ProcessId);
@@ -106,15 +107,18 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
     /// <summary>
     /// An upgrade this generation starts (a method call, SIGHUP, a client's request): start the successor, wait for
-    /// its connection, hand over, wait until it is ready. Failures are results; both outcomes are logged.
+    /// its connection, hand over, wait until it is ready. Failures are results; both outcomes are logged, and told
+    /// to systemd (<c>RELOADING=1</c>, then <c>READY=1</c> with the outcome; the successor says it on success).
     /// </summary>
     public async Task<UpgradeResult> UpgradeAsync(string trigger, CancellationToken cancellationToken)
     {
         if (NotReadyForUpgrade() is { } refusal)
         {
-            return Failed(refusal.Outcome, refusal.Reason);
+            await SystemdNotifier.NotifyAsync(logger, SystemdNotifier.Reloading()).ConfigureAwait(false);
+            return await ReportAsync(Failed(refusal.Outcome, refusal.Reason)).ConfigureAwait(false);
         }
 
+        // Not told to systemd: the upgrade that runs will report.
         if (!await _upgradeSlot.WaitAsync(0, CancellationToken.None).ConfigureAwait(false))
         {
             return Failed(UpgradeOutcome.AlreadyInProgress, "another upgrade is running");
@@ -122,40 +126,59 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
         try
         {
-            Log.UpgradeRequested(logger, trigger);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-            deadline.CancelAfter(options.ReadyTimeout);
-            (SuccessorChild? started, string? error) = SuccessorChild.Start(options, _admission.IssueChildToken());
-            if (started is null)
-            {
-                _admission.RevokeChildToken();
-                return Failed(UpgradeOutcome.SuccessorDidNotStart, $"could not start the successor: {error}");
-            }
-
-            using SuccessorChild child = started;
-            if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is { } connected)
-            {
-                return await HandOverAsync(connected.Connection, connected.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
-            }
-
-            if (child.HasExited)
-            {
-                return Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.ProcessId}) exited with code {child.ExitCode} before connecting", child.ProcessId);
-            }
-
-            // Not connected, so it holds nothing and cannot be told: killed at once.
-            int pid = child.Kill();
-            return AbandonedOutcome(cancellationToken) switch
-            {
-                UpgradeOutcome.Stopping => Failed(UpgradeOutcome.Stopping, $"this generation is stopping: the successor (pid {pid}) had not connected yet and was killed", pid),
-                UpgradeOutcome.Canceled => Failed(UpgradeOutcome.Canceled, $"the upgrade was canceled before the successor (pid {pid}) connected; it was killed", pid),
-                _ => Failed(UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {pid}) did not connect within {options.ReadyTimeout}; it was killed", pid),
-            };
+            await SystemdNotifier.NotifyAsync(logger, SystemdNotifier.Reloading()).ConfigureAwait(false);
+            return await ReportAsync(await StartSuccessorAndHandOverAsync(trigger, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         }
         finally
         {
             _upgradeSlot.Release();
         }
+    }
+
+    private async Task<UpgradeResult> StartSuccessorAndHandOverAsync(string trigger, CancellationToken cancellationToken)
+    {
+        Log.UpgradeRequested(logger, trigger);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        deadline.CancelAfter(options.ReadyTimeout);
+        (SuccessorChild? started, string? error) = SuccessorChild.Start(options, _admission.IssueChildToken());
+        if (started is null)
+        {
+            _admission.RevokeChildToken();
+            return Failed(UpgradeOutcome.SuccessorDidNotStart, $"could not start the successor: {error}");
+        }
+
+        using SuccessorChild child = started;
+        if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is { } connected)
+        {
+            return await HandOverAsync(connected.Connection, connected.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
+        }
+
+        if (child.HasExited)
+        {
+            return Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.ProcessId}) exited with code {child.ExitCode} before connecting", child.ProcessId);
+        }
+
+        // Not connected, so it holds nothing and cannot be told: killed at once.
+        int pid = child.Kill();
+        return AbandonedOutcome(cancellationToken) switch
+        {
+            UpgradeOutcome.Stopping => Failed(UpgradeOutcome.Stopping, $"this generation is stopping: the successor (pid {pid}) had not connected yet and was killed", pid),
+            UpgradeOutcome.Canceled => Failed(UpgradeOutcome.Canceled, $"the upgrade was canceled before the successor (pid {pid}) connected; it was killed", pid),
+            _ => Failed(UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {pid}) did not connect within {options.ReadyTimeout}; it was killed", pid),
+        };
+    }
+
+    /// <summary>A failure tells systemd the reload is over (and this generation serves on); a success is the successor's to tell.</summary>
+    private async Task<UpgradeResult> ReportAsync(UpgradeResult result)
+    {
+        if (!result.Succeeded)
+        {
+            string servesOn = result.Outcome == UpgradeOutcome.Stopping ? "" : $"; generation {_generation} serves on";
+            string status = SystemdNotifier.Status($"Upgrade failed ({result.Outcome}): {result.Error}{servesOn}");
+            await SystemdNotifier.NotifyAsync(logger, $"READY=1\n{status}").ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -314,9 +337,10 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         try
         {
             Log.SuccessorConnected(logger, peer.ProcessId);
+            await SystemdNotifier.NotifyAsync(logger, SystemdNotifier.Reloading()).ConfigureAwait(false);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             deadline.CancelAfter(options.ReadyTimeout);
-            await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false);
+            await ReportAsync(await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false)).ConfigureAwait(false);
         }
         finally
         {
@@ -461,7 +485,22 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
     private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)
     {
-        Log.UpgradeFailed(logger, reason);
+        bool servesOn;
+        lock (_lock)
+        {
+            servesOn = _state == State.Serving && !_stopRequested;
+        }
+
+        // Said only when true: a generation that is stopping, retired or not serving yet does not keep serving.
+        if (servesOn)
+        {
+            Log.UpgradeFailed(logger, reason);
+        }
+        else
+        {
+            Log.UpgradeFailedNotServing(logger, reason);
+        }
+
         return UpgradeResult.Failure(outcome, reason, processId);
     }
 }
