@@ -1,3 +1,5 @@
+using AsyncSendFd.Diagnostics;
+
 namespace AsyncSendFd.Engine;
 
 /// <summary>
@@ -14,6 +16,9 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, bool i
 
     /// <summary>The process's engine: epoll on Linux, kqueue on macOS.</summary>
     public static EngineHost Shared { get; } = new(CreatePlatformBackend, InlineCompletionsSwitch.IsEnabled);
+
+    /// <summary>The engine last started, failed or not; <see langword="null"/> before the first wait.</summary>
+    public ReadinessEngine? Current => Volatile.Read(ref _current);
 
     /// <summary>The running engine, started if need be.</summary>
     /// <returns>0, or the errno that kept it from starting.</returns>
@@ -37,11 +42,13 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, bool i
             if (errno != 0)
             {
                 engine = null;
+                AsyncSendFdMetrics.EngineStartFailed(errno);
                 return errno;
             }
 
             engine = new ReadinessEngine(backend!, inlineCompletions);
             Volatile.Write(ref _current, engine);
+            AsyncSendFdMetrics.EngineStarted();
             return 0;
         }
     }

@@ -1,3 +1,4 @@
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
@@ -73,6 +74,24 @@ internal sealed class ReadinessEngine
 
     /// <summary>Registrations holding a token: waiting calls, counted per socket.</summary>
     public int ActiveRegistrations => Volatile.Read(ref _active);
+
+    /// <summary>Calls waiting now in each direction (the <c>asyncsendfd.waits.active</c> instrument): a snapshot when it is read.</summary>
+    public (int Receives, int Sends) CountWaits()
+    {
+        int receives = 0;
+        int sends = 0;
+        lock (_slotsLock)
+        {
+            for (int slot = 0; slot < _used; slot++)
+            {
+                Interest waiting = _slots[slot]?.WaitingFor ?? Interest.None;
+                receives += (waiting & Interest.Read) != 0 ? 1 : 0;
+                sends += (waiting & Interest.Write) != 0 ? 1 : 0;
+            }
+        }
+
+        return (receives, sends);
+    }
 
     /// <summary>Takes a slot for <paramref name="registration"/>; a token is never 0.</summary>
     /// <returns><see langword="false"/> when the engine has failed.</returns>
@@ -210,6 +229,7 @@ internal sealed class ReadinessEngine
     /// </summary>
     private void Fail(int errno)
     {
+        AsyncSendFdMetrics.EngineWaitFailed(errno);
         List<SocketReadiness> waiting = [];
         lock (_slotsLock)
         {

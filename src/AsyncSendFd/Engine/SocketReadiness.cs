@@ -35,6 +35,9 @@ internal sealed class SocketReadiness
 
     public ReadinessWaiter Writable { get; }
 
+    /// <summary>The directions calls wait for now, read without the lock: a snapshot for the metrics.</summary>
+    public Interest WaitingFor => _interest;
+
     /// <summary>Whether the socket was disposed; read by the engine's periodic scan.</summary>
     public bool IsSocketClosed => _socket.IsClosed;
 

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Sockets;
 using AsyncSendFd.Syscalls;
@@ -152,6 +153,7 @@ internal static class SendLoop
             raw = default; // descriptors leave once
         }
 
+        AsyncSendFdMetrics.MessageSent(descriptors.Count);
         return true;
     }
 }
