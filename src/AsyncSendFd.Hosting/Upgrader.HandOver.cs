@@ -30,10 +30,15 @@ public sealed partial class Upgrader
 
     private async Task<UpgradeResult> UpgradeForAsync(string trigger, CancellationToken cancellationToken)
     {
-        string? notNow = NotReadyForUpgrade();
-        if (notNow is not null || !await _upgradeSlot.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        (UpgradeOutcome, string)? notNow = NotReadyForUpgrade();
+        if (notNow is { } refusal)
         {
-            return Failed(notNow ?? "another upgrade is running");
+            return Failed(refusal.Item1, refusal.Item2);
+        }
+
+        if (!await _upgradeSlot.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return Failed(UpgradeOutcome.AlreadyInProgress, "another upgrade is running");
         }
 
         try
@@ -49,7 +54,7 @@ public sealed partial class Upgrader
             }
             catch (Exception e) when (e is Win32Exception or InvalidOperationException or IOException)
             {
-                return Failed($"could not start the successor: {e.Message}");
+                return Failed(UpgradeOutcome.SuccessorDidNotStart, $"could not start the successor: {e.Message}");
             }
 
             using (child)
@@ -58,11 +63,11 @@ public sealed partial class Upgrader
                 if (connection is null)
                 {
                     return child.HasExited
-                        ? Failed($"the successor (pid {child.Id}) exited with code {child.ExitCode} before connecting", child.Id)
-                        : Failed($"the successor (pid {child.Id}) did not connect within {_options.ReadyTimeout}", Kill(child));
+                        ? Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {child.Id}) exited with code {child.ExitCode} before connecting", child.Id)
+                        : Failed(CanceledOutcome(cancellationToken) ?? UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {child.Id}) did not connect within {_options.ReadyTimeout}", Kill(child));
                 }
 
-                return await HandOverAsync(connection, connection.GetPeerCredentials(), child, deadline.Token).ConfigureAwait(false);
+                return await HandOverAsync(connection, connection.GetPeerCredentials(), child, cancellationToken, deadline.Token).ConfigureAwait(false);
             }
         }
         finally
@@ -71,18 +76,24 @@ public sealed partial class Upgrader
         }
     }
 
-    private string? NotReadyForUpgrade()
+    private (UpgradeOutcome, string)? NotReadyForUpgrade()
     {
         lock (_lock)
         {
             if (_stage != Stage.Serving)
             {
-                return $"this generation is not serving ({_stage.ToString().ToLowerInvariant()})";
+                return (UpgradeOutcome.NotServing, $"this generation is not serving ({_stage.ToString().ToLowerInvariant()})");
             }
         }
 
-        return _previousExited.Task.IsCompleted ? null : $"the previous generation (pid {_parentProcessId}) is still draining";
+        return _previousExited.Task.IsCompleted
+            ? null
+            : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_parentProcessId}) is still draining");
     }
+
+    /// <summary>Which cancellation ended an upgrade early, if one did: the caller's, or this generation stopping.</summary>
+    private UpgradeOutcome? CanceledOutcome(CancellationToken caller) =>
+        caller.IsCancellationRequested ? UpgradeOutcome.Canceled : _shutdown.IsCancellationRequested ? UpgradeOutcome.Stopping : null;
 
     private async Task<Socket?> WaitForChildToConnectAsync(Process child, CancellationToken deadline)
     {
@@ -155,7 +166,7 @@ public sealed partial class Upgrader
         }
 
         // A successor someone else started (a supervisor, another unit): the same rules apply.
-        string? notNow = NotReadyForUpgrade();
+        string? notNow = NotReadyForUpgrade()?.Item2;
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
             await RefuseAsync(new FdMessageChannel(connection), connection, notNow ?? "another upgrade is running").ConfigureAwait(false);
@@ -168,7 +179,7 @@ public sealed partial class Upgrader
             Log.UpgradeRequested(_logger, $"pid {peer.ProcessId} connected");
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             deadline.CancelAfter(_options.ReadyTimeout);
-            await HandOverAsync(connection, peer, child: null, deadline.Token).ConfigureAwait(false);
+            await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -176,7 +187,7 @@ public sealed partial class Upgrader
         }
     }
 
-    private async Task<UpgradeResult> HandOverAsync(Socket connection, UnixPeerCredentials peer, Process? child, CancellationToken deadline)
+    private async Task<UpgradeResult> HandOverAsync(Socket connection, UnixPeerCredentials peer, Process? child, CancellationToken caller, CancellationToken deadline)
     {
         var channel = new FdMessageChannel(connection);
         bool retired = false;
@@ -189,7 +200,7 @@ public sealed partial class Upgrader
                 if (hello is null || !UpgradeWire.IsHello(hello.Payload.Span))
                 {
                     await RefuseAsync(channel, connection, "not an upgrade hello of this protocol version", helloRead: true).ConfigureAwait(false);
-                    return Failed($"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
+                    return Failed(UpgradeOutcome.ProtocolViolation, $"pid {peer.ProcessId} did not speak the upgrade protocol", peer.ProcessId);
                 }
             }
 
@@ -197,7 +208,7 @@ public sealed partial class Upgrader
             {
                 Log.RefusedCredentials(_logger, peer.ProcessId, peer.UserId, peer.GroupId);
                 await RefuseAsync(channel, connection, $"uid {peer.UserId} may not take over from uid {LibC.getuid()}", helloRead: true).ConfigureAwait(false);
-                return Failed($"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over", child is null ? peer.ProcessId : Kill(child));
+                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over", child is null ? peer.ProcessId : Kill(child));
             }
 
             (string[] names, SafeHandle[] handles) = SnapshotShared();
@@ -207,9 +218,14 @@ public sealed partial class Upgrader
 
             using (FdMessage? ready = await channel.ReceiveAsync(deadline).ConfigureAwait(false))
             {
-                if (ready is null || ready.Payload.Length == 0 || ready.Payload.Span[0] != UpgradeWire.Ready)
+                if (ready is null)
                 {
-                    return Failed($"the successor (pid {peer.ProcessId}) exited before it was ready{ExitCode(child)}", peer.ProcessId);
+                    return Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {peer.ProcessId}) exited before it was ready{ExitCode(child)}", peer.ProcessId);
+                }
+
+                if (ready.Payload.Length == 0 || ready.Payload.Span[0] != UpgradeWire.Ready)
+                {
+                    return Failed(UpgradeOutcome.ProtocolViolation, $"the successor (pid {peer.ProcessId}) broke the protocol before it was ready (no Ready message)", child is null ? peer.ProcessId : Kill(child));
                 }
             }
 
@@ -222,7 +238,7 @@ public sealed partial class Upgrader
             catch (SocketException)
             {
                 await NotifySystemdAsync($"MAINPID={Environment.ProcessId}").ConfigureAwait(false);
-                return Failed($"the successor (pid {peer.ProcessId}) exited at the commit{ExitCode(child)}", peer.ProcessId);
+                return Failed(UpgradeOutcome.SuccessorExited, $"the successor (pid {peer.ProcessId}) exited at the commit{ExitCode(child)}", peer.ProcessId);
             }
 
             retired = Retire(connection);
@@ -232,11 +248,11 @@ public sealed partial class Upgrader
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
             await TrySendAsync(channel, UpgradeWire.EncodeText(UpgradeWire.Abort, $"not ready within {_options.ReadyTimeout}")).ConfigureAwait(false);
-            return Failed($"the successor (pid {peer.ProcessId}) was not ready within {_options.ReadyTimeout}", child is null ? peer.ProcessId : Kill(child));
+            return Failed(CanceledOutcome(caller) ?? UpgradeOutcome.NotReadyInTime, $"the successor (pid {peer.ProcessId}) was not ready within {_options.ReadyTimeout}", child is null ? peer.ProcessId : Kill(child));
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            return Failed($"the hand-over to pid {peer.ProcessId} broke: {e.Message}", child is null ? peer.ProcessId : Kill(child));
+            return Failed(UpgradeOutcome.HandOverFailed, $"the hand-over to pid {peer.ProcessId} broke: {e.Message}", child is null ? peer.ProcessId : Kill(child));
         }
         finally
         {
@@ -286,10 +302,10 @@ public sealed partial class Upgrader
         return true;
     }
 
-    private UpgradeResult Failed(string reason, int processId = 0)
+    private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)
     {
         Log.UpgradeFailed(_logger, reason);
-        return UpgradeResult.Failure(reason, processId);
+        return UpgradeResult.Failure(outcome, reason, processId);
     }
 
     private static async Task RefuseAsync(FdMessageChannel channel, Socket connection, string reason, bool helloRead = false)

@@ -79,6 +79,7 @@ public sealed class CredentialTests
 
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
+            Assert.Equal(UpgradeOutcome.CredentialsRefused, result.Outcome);
             Assert.Contains("may not take over", result.Error, StringComparison.Ordinal);
             Assert.Equal(Assert.Single(seen).ProcessId, result.SuccessorProcessId);
             Assert.NotEqual(Environment.ProcessId, result.SuccessorProcessId);
@@ -108,6 +109,7 @@ public sealed class CredentialTests
             Assert.Contains($"uid {Nobody} may not take over from uid {Identity.UserId}", reason, StringComparison.Ordinal);
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
+            Assert.Equal(UpgradeOutcome.CredentialsRefused, result.Outcome);
             Assert.Contains($"runs as uid {Nobody}, which may not take over", result.Error, StringComparison.Ordinal);
         }
 

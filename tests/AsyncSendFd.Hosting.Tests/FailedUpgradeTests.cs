@@ -30,6 +30,7 @@ public sealed class FailedUpgradeTests
 
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
+            Assert.Equal(UpgradeOutcome.NotReadyInTime, result.Outcome);
             Assert.Contains("was not ready within", result.Error, StringComparison.Ordinal);
             Assert.NotEqual(0, result.SuccessorProcessId);
             Assert.NotEqual(Environment.ProcessId, result.SuccessorProcessId);
@@ -77,6 +78,7 @@ public sealed class FailedUpgradeTests
 
         UpgradeResult result = await upgrade.WaitAsync(Guard);
         Assert.False(result.Succeeded);
+        Assert.Equal(UpgradeOutcome.SuccessorExited, result.Outcome);
         Assert.Contains("exited before it was ready", result.Error, StringComparison.Ordinal);
         Assert.NotEqual(0, result.SuccessorProcessId);
         await serving.AssertStillServesAsync();
@@ -133,6 +135,7 @@ public sealed class FailedUpgradeTests
             Assert.Equal(Wire.Commit, type);
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.True(result.Succeeded, result.Error);
+            Assert.Equal(UpgradeOutcome.Succeeded, result.Outcome);
             await serving.Upgrader.Retired.WaitAsync(Guard);
         }
     }

@@ -110,6 +110,7 @@ public sealed class MalformedSuccessorTests
             // "Failures are results, not exceptions."
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
+            Assert.Equal(UpgradeOutcome.NotReadyInTime, result.Outcome);
             Assert.Contains("not ready within", result.Error, StringComparison.Ordinal);
         }
 

@@ -19,6 +19,7 @@ public sealed class OneUpgradeAtATimeTests
 
         UpgradeResult second = await serving.Upgrader.UpgradeAsync().WaitAsync(Guard);
         Assert.False(second.Succeeded);
+        Assert.Equal(UpgradeOutcome.AlreadyInProgress, second.Outcome);
         Assert.Equal("another upgrade is running", second.Error);
         Assert.Equal(0, second.SuccessorProcessId);
         Assert.Equal(0, serving.SuccessorsStarted); // no process was started for it
@@ -54,7 +55,8 @@ public sealed class OneUpgradeAtATimeTests
 
             UpgradeResult second = await serving.Upgrader.UpgradeAsync().WaitAsync(Guard);
             Assert.False(second.Succeeded);
-            Assert.Equal("another upgrade is running", second.Error);
+            Assert.Equal(UpgradeOutcome.AlreadyInProgress, second.Outcome);
+        Assert.Equal("another upgrade is running", second.Error);
             Assert.Equal(1, started);
 
             await successor.SendAsync(Wire.Signal(Wire.Ready));
@@ -74,12 +76,14 @@ public sealed class OneUpgradeAtATimeTests
 
         UpgradeResult fromRetired = await serving.Upgrader.UpgradeAsync().WaitAsync(Guard);
         Assert.False(fromRetired.Succeeded);
+        Assert.Equal(UpgradeOutcome.NotServing, fromRetired.Outcome);
         Assert.Contains("not serving (retired)", fromRetired.Error, StringComparison.Ordinal);
 
         // The retired generation lives on in this process (its connection stays open until exit): the new one waits.
         Assert.False(next.PreviousGenerationExited.IsCompleted);
         UpgradeResult tooSoon = await next.UpgradeAsync().WaitAsync(Guard);
         Assert.False(tooSoon.Succeeded);
+        Assert.Equal(UpgradeOutcome.PreviousGenerationDraining, tooSoon.Outcome);
         Assert.Contains("still draining", tooSoon.Error, StringComparison.Ordinal);
         Assert.Equal(0, serving.SuccessorsStarted);
     }
