@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using AsyncSendFd.Hosting.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
 using AsyncSendFd.Native.Interop.Unix;
@@ -20,12 +21,12 @@ public sealed partial class Upgrader
     /// </summary>
     /// <param name="cancellationToken">Abandons the upgrade (the successor is stopped).</param>
     /// <returns>What happened; failures are results, not exceptions.</returns>
-    public Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken = default) => UpgradeForAsync("method call", cancellationToken);
+    public Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken = default) => UpgradeMetrics.MeasureAsync(() => UpgradeForAsync("method call", cancellationToken));
 
     private void OnSighup(PosixSignalContext context)
     {
         context.Cancel = true;
-        _ = Task.Run(() => UpgradeForAsync("SIGHUP", CancellationToken.None));
+        _ = Task.Run(() => UpgradeMetrics.MeasureAsync(() => UpgradeForAsync("SIGHUP", CancellationToken.None)));
     }
 
     private async Task<UpgradeResult> UpgradeForAsync(string trigger, CancellationToken cancellationToken)
@@ -166,10 +167,11 @@ public sealed partial class Upgrader
         }
 
         // A successor someone else started (a supervisor, another unit): the same rules apply.
-        string? notNow = NotReadyForUpgrade()?.Item2;
+        (UpgradeOutcome Outcome, string Reason)? notNow = NotReadyForUpgrade();
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
-            await RefuseAsync(new FdMessageChannel(connection), connection, notNow ?? "another upgrade is running").ConfigureAwait(false);
+            UpgradeMetrics.Ended(notNow?.Outcome ?? UpgradeOutcome.AlreadyInProgress, TimeSpan.Zero);
+            await RefuseAsync(new FdMessageChannel(connection), connection, notNow?.Reason ?? "another upgrade is running").ConfigureAwait(false);
             connection.Dispose();
             return;
         }
@@ -179,7 +181,7 @@ public sealed partial class Upgrader
             Log.UpgradeRequested(_logger, $"pid {peer.ProcessId} connected");
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             deadline.CancelAfter(_options.ReadyTimeout);
-            await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false);
+            await UpgradeMetrics.MeasureAsync(() => HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token)).ConfigureAwait(false);
         }
         finally
         {
@@ -215,6 +217,7 @@ public sealed partial class Upgrader
             byte[] state = _options.SaveState is { } save ? save().ToArray() : [];
             Log.HandingOver(_logger, peer.ProcessId, peer.UserId, names.Length - 1, string.Join(", ", names.SkipLast(1)), state.Length);
             await channel.SendAsync(UpgradeWire.EncodeOffer(Generation + 1, Environment.ProcessId, names, state), handles, deadline).ConfigureAwait(false);
+            UpgradeMetrics.HandedOver(handles.Length);
 
             using (FdMessage? ready = await channel.ReceiveAsync(deadline).ConfigureAwait(false))
             {

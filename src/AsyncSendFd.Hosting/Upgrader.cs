@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using AsyncSendFd.Hosting.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
 using AsyncSendFd.Systemd;
@@ -198,6 +199,7 @@ public sealed partial class Upgrader : IAsyncDisposable
         await NotifySystemdAsync($"MAINPID={Environment.ProcessId}\nREADY=1").ConfigureAwait(false);
         _acceptLoop = AcceptSuccessorsAsync();
         Log.Serving(_logger, Generation, Environment.ProcessId);
+        UpgradeMetrics.StartedServing(this);
     }
 
     /// <summary>Takes an inherited descriptor: the caller owns it from now on.</summary>

@@ -52,6 +52,19 @@ internal sealed class MeterRecorder : IDisposable
     public double Sum(string instrument, string? key = null, object? value = null) =>
         Of(instrument).Where(r => key is null || Equals(r.Tag(key), value)).Sum(r => r.Value);
 
+    /// <summary>Waits up to <paramref name="timeout"/> for a first measurement of <paramref name="instrument"/>, for work that ends on another thread after the test saw its effect.</summary>
+    public async Task<IReadOnlyList<Recorded>> WaitForAsync(string instrument, TimeSpan timeout)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (Of(instrument) is { Count: 0 })
+        {
+            Assert.True(watch.Elapsed < timeout, $"nothing measured on {instrument} within {timeout}");
+            await Task.Delay(10);
+        }
+
+        return Of(instrument);
+    }
+
     /// <summary>Asks every observable instrument for its value now; the answers are recorded like any measurement.</summary>
     public void Observe() => _listener.RecordObservableInstruments();
 
