@@ -12,10 +12,12 @@ namespace AsyncSendFd.Diagnostics;
 /// The README lists the instruments.
 /// </summary>
 /// <remarks>
-/// Every record method asks its instrument's <see cref="Instrument.Enabled"/> first, so with nobody listening a hot
-/// path pays a load and a branch. Tags are single pairs built on the stack: nothing is allocated per measurement.
-/// Calls waiting are observed when a listener collects (a count of the engine's registrations), not counted up and
-/// down, so the figure is right however late the listener attaches.
+/// Every record method asks its instruments' <see cref="Instrument.Enabled"/> first, so with nobody listening a hot
+/// path pays a load and a branch. Messages and descriptors sent and received, the busy paths, are tallied per
+/// processor (<see cref="MessageTally"/>) and read when a listener collects; they count from the first time someone
+/// listened. Refusals and engine events are rare and go to the listeners as they happen, with a tag built on the
+/// stack. Calls waiting are observed when a listener collects (a count of the engine's registrations), not counted up
+/// and down, so the figure is right however late the listener attaches.
 /// </remarks>
 internal static class AsyncSendFdMetrics
 {
@@ -23,17 +25,20 @@ internal static class AsyncSendFdMetrics
 
     private static readonly Meter Meter = new(MeterName, typeof(AsyncSendFdMetrics).Assembly.GetName().Version?.ToString(3));
 
-    private static readonly Counter<long> MessagesSent = Meter.CreateCounter<long>(
-        "asyncsendfd.messages.sent", "{message}", "Messages sent whole, each with the descriptors it carried.");
+    private static readonly MessageTally Sent = new();
+    private static readonly MessageTally Received = new();
 
-    private static readonly Counter<long> DescriptorsSent = Meter.CreateCounter<long>(
-        "asyncsendfd.descriptors.sent", "{descriptor}", "Descriptors sent (SCM_RIGHTS); the sender keeps its own.");
+    private static readonly ObservableCounter<long> MessagesSent = Meter.CreateObservableCounter(
+        "asyncsendfd.messages.sent", () => Sent.Messages, "{message}", "Messages sent whole, each with the descriptors it carried.");
 
-    private static readonly Counter<long> MessagesReceived = Meter.CreateCounter<long>(
-        "asyncsendfd.messages.received", "{message}", "Messages received and handed to the caller (end of stream not counted).");
+    private static readonly ObservableCounter<long> DescriptorsSent = Meter.CreateObservableCounter(
+        "asyncsendfd.descriptors.sent", () => Sent.Descriptors, "{descriptor}", "Descriptors sent (SCM_RIGHTS); the sender keeps its own.");
 
-    private static readonly Counter<long> DescriptorsReceived = Meter.CreateCounter<long>(
-        "asyncsendfd.descriptors.received", "{descriptor}", "Descriptors received and handed to the caller as owning handles.");
+    private static readonly ObservableCounter<long> MessagesReceived = Meter.CreateObservableCounter(
+        "asyncsendfd.messages.received", () => Received.Messages, "{message}", "Messages received and handed to the caller (end of stream not counted).");
+
+    private static readonly ObservableCounter<long> DescriptorsReceived = Meter.CreateObservableCounter(
+        "asyncsendfd.descriptors.received", () => Received.Descriptors, "{descriptor}", "Descriptors received and handed to the caller as owning handles.");
 
     private static readonly Counter<long> MessagesRefused = Meter.CreateCounter<long>(
         "asyncsendfd.messages.refused", "{message}", "Messages refused on receipt, by reason; each threw an IOException.");
@@ -51,33 +56,23 @@ internal static class AsyncSendFdMetrics
     private static readonly ObservableUpDownCounter<int> WaitsActive = Meter.CreateObservableUpDownCounter(
         "asyncsendfd.waits.active", ObserveWaits, "{call}", "Calls waiting for readiness now (blocking and async), by direction (receive, send).");
 
-    /// <summary>A message left whole; <paramref name="descriptors"/> rode on it.</summary>
+    /// <summary>A message left whole; <paramref name="descriptors"/> rode on it. Counted only while someone listens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MessageSent(int descriptors)
     {
-        if (MessagesSent.Enabled)
+        if (MessagesSent.Enabled || DescriptorsSent.Enabled)
         {
-            MessagesSent.Add(1);
-        }
-
-        if (descriptors > 0 && DescriptorsSent.Enabled)
-        {
-            DescriptorsSent.Add(descriptors);
+            Sent.Add(descriptors);
         }
     }
 
-    /// <summary>A message reached the caller with <paramref name="descriptors"/> owning handles.</summary>
+    /// <summary>A message reached the caller with <paramref name="descriptors"/> owning handles. Counted only while someone listens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MessageReceived(int descriptors)
     {
-        if (MessagesReceived.Enabled)
+        if (MessagesReceived.Enabled || DescriptorsReceived.Enabled)
         {
-            MessagesReceived.Add(1);
-        }
-
-        if (descriptors > 0 && DescriptorsReceived.Enabled)
-        {
-            DescriptorsReceived.Add(descriptors);
+            Received.Add(descriptors);
         }
     }
 

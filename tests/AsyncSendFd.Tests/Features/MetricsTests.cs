@@ -13,82 +13,12 @@ namespace AsyncSendFd.Tests.Features;
 
 /// <summary>
 /// The <c>AsyncSendFd</c> meter, read with a <see cref="MeterListener"/> as an exporter reads it, after known work:
-/// messages and descriptors sent and received, refusals by reason with the descriptors they closed, the engine's
-/// starts and failed starts. Each test counts only what its own flow measured (<see cref="MeterRecorder.OfThisTest"/>).
+/// refusals by reason with the descriptors they closed, the engine's starts and failed starts, the instruments'
+/// names and units. Each test counts only what its own flow measured (<see cref="MeterRecorder.OfThisTest"/>).
 /// </summary>
 public sealed class MetricsTests
 {
     private const string Meter = "AsyncSendFd";
-
-    [Theory]
-    [InlineData(Api.Sync)]
-    [InlineData(Api.Async)]
-    public async Task TenDescriptorsSentOneByOne_ShowTenSentAndTenReceived(Api api)
-    {
-        using MeterRecorder metrics = MeterRecorder.OfThisTest(Meter);
-        using var pair = SocketPair.Create();
-        using SafeFileHandle file = Descriptors.TempFile();
-
-        for (int i = 0; i < 10; i++)
-        {
-            await pair.Left.SendFd(api, file);
-            (await pair.Right.ReceiveFd(api)).Dispose();
-        }
-
-        Assert.Equal(10, metrics.Sum("asyncsendfd.descriptors.sent"));
-        Assert.Equal(10, metrics.Sum("asyncsendfd.messages.sent"));
-        Assert.Equal(10, metrics.Sum("asyncsendfd.descriptors.received"));
-        Assert.Equal(10, metrics.Sum("asyncsendfd.messages.received"));
-        Assert.Empty(metrics.Of("asyncsendfd.messages.refused"));
-    }
-
-    [Theory]
-    [InlineData(SocketType.Stream)]
-    [InlineData(SocketType.Dgram)]
-    public async Task OneMessageOfTenDescriptors_AndOneOfBytesOnly_ShowTwoMessagesAndTenDescriptors(SocketType type)
-    {
-        using MeterRecorder metrics = MeterRecorder.OfThisTest(Meter);
-        using var pair = SocketPair.Create(type);
-        using SafeFileHandle file = Descriptors.TempFile();
-        var slots = new SafeFileHandle?[16];
-
-        await pair.Left.SendFdsAsync("ten"u8.ToArray(), Enumerable.Repeat<SafeHandle>(file, 10).ToArray());
-        FdReceiveResult withDescriptors = await pair.Right.ReceiveFdsAsync(new byte[16], slots);
-        pair.Left.SendFds("bytes"u8, []);
-        FdReceiveResult bytesOnly = pair.Right.ReceiveFds(new byte[16], slots.AsSpan(10));
-        foreach (SafeFileHandle? received in slots)
-        {
-            received?.Dispose();
-        }
-
-        Assert.Equal((3, 10, 5, 0), (withDescriptors.BytesReceived, withDescriptors.FdCount, bytesOnly.BytesReceived, bytesOnly.FdCount));
-        Assert.Equal(2, metrics.Sum("asyncsendfd.messages.sent"));
-        Assert.Equal(10, metrics.Sum("asyncsendfd.descriptors.sent"));
-        Assert.Equal(2, metrics.Sum("asyncsendfd.messages.received"));
-        Assert.Equal(10, metrics.Sum("asyncsendfd.descriptors.received"));
-    }
-
-    [Fact]
-    public async Task AReceiveThatWaited_IsCountedWhenItsMessageArrives()
-    {
-        using MeterRecorder metrics = MeterRecorder.OfThisTest(Meter);
-        using var pair = SocketPair.Create();
-        using SafeFileHandle file = Descriptors.TempFile();
-        var slots = new SafeFileHandle?[4];
-
-        ValueTask<FdReceiveResult> pending = pair.Right.ReceiveFdsAsync(new byte[8], slots);
-        Assert.False(pending.IsCompleted, "precondition: the receive waits on the engine");
-        await Task.Run(() => pair.Left.SendFds("abc"u8, [file, file, file]));
-        FdReceiveResult result = await pending.AsTask().WaitAsync(Guard);
-        foreach (SafeFileHandle? received in slots)
-        {
-            received?.Dispose();
-        }
-
-        Assert.Equal(3, result.FdCount);
-        Assert.Equal(1, metrics.Sum("asyncsendfd.messages.received"));
-        Assert.Equal(3, metrics.Sum("asyncsendfd.descriptors.received"));
-    }
 
     [Theory]
     [InlineData(Api.Sync)]
@@ -105,8 +35,6 @@ public sealed class MetricsTests
         MeterRecorder.Recorded refusal = Assert.Single(metrics.Of("asyncsendfd.messages.refused"));
         Assert.Equal((1.0, "data_truncated"), (refusal.Value, refusal.Tag("reason")));
         Assert.Equal(3, metrics.Sum("asyncsendfd.descriptors.discarded", "reason", "data_truncated"));
-        Assert.Empty(metrics.Of("asyncsendfd.messages.received"));
-        Assert.Empty(metrics.Of("asyncsendfd.descriptors.received"));
     }
 
     [Fact]
@@ -177,7 +105,6 @@ public sealed class MetricsTests
 
         Assert.Equal(1, metrics.Sum("asyncsendfd.messages.refused", "reason", "not_a_socket"));
         Assert.Equal(1, metrics.Sum("asyncsendfd.descriptors.discarded", "reason", "not_a_socket"));
-        Assert.Empty(metrics.Of("asyncsendfd.messages.received"));
     }
 
     [Fact]
@@ -230,6 +157,28 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task TheTally_LosesNoCount_WhenManyThreadsAddAtOnce()
+    {
+        var tally = new AsyncSendFd.Diagnostics.MessageTally();
+        const int Threads = 8;
+        const int AddsPerThread = 100_000;
+        using var start = new Barrier(Threads);
+
+        await Task.WhenAll(Enumerable.Range(0, Threads).Select(_ => Task.Factory.StartNew(
+            () =>
+            {
+                start.SignalAndWait();
+                for (int i = 0; i < AddsPerThread; i++)
+                {
+                    tally.Add(i % 3); // 0, 1 or 2 descriptors
+                }
+            },
+            TaskCreationOptions.LongRunning)));
+
+        Assert.Equal((Threads * AddsPerThread, Threads * (AddsPerThread / 3 * 3)), (tally.Messages, tally.Descriptors));
+    }
+
+    [Fact]
     public void EveryInstrument_HasAUnitADescriptionAndADottedLowerCaseName_AndTheMeterItsAssemblyVersion()
     {
         var published = new List<Instrument>();
@@ -262,13 +211,115 @@ public sealed class MetricsTests
 }
 
 /// <summary>
-/// What the process as a whole measures, so these run alone: calls waiting now (a process-wide figure), the engine
-/// thread's own failure, and <c>MSG_CTRUNC</c> under a descriptor limit.
+/// What the process as a whole measures, so these run alone: messages and descriptors sent and received (process-wide
+/// tallies, read as a difference across known work), calls waiting now, the engine thread's own failure, and
+/// <c>MSG_CTRUNC</c> under a descriptor limit.
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
 public sealed class ProcessMetricsTests
 {
     private const string Meter = "AsyncSendFd";
+
+    [Theory]
+    [InlineData(Api.Sync)]
+    [InlineData(Api.Async)]
+    public async Task TenDescriptorsSentOneByOne_ShowTenSentAndTenReceived(Api api)
+    {
+        using MeterRecorder metrics = MeterRecorder.OfProcess(Meter);
+        using var pair = SocketPair.Create();
+        using SafeFileHandle file = Descriptors.TempFile();
+        Tallies before = Tallies.Observe(metrics);
+
+        for (int i = 0; i < 10; i++)
+        {
+            await pair.Left.SendFd(api, file);
+            (await pair.Right.ReceiveFd(api)).Dispose();
+        }
+
+        Assert.Equal(new Tallies(10, 10, 10, 10), Tallies.Observe(metrics) - before);
+    }
+
+    [Theory]
+    [InlineData(SocketType.Stream)]
+    [InlineData(SocketType.Dgram)]
+    public async Task OneMessageOfTenDescriptors_AndOneOfBytesOnly_ShowTwoMessagesAndTenDescriptors(SocketType type)
+    {
+        using MeterRecorder metrics = MeterRecorder.OfProcess(Meter);
+        using var pair = SocketPair.Create(type);
+        using SafeFileHandle file = Descriptors.TempFile();
+        var slots = new SafeFileHandle?[16];
+        Tallies before = Tallies.Observe(metrics);
+
+        await pair.Left.SendFdsAsync("ten"u8.ToArray(), Enumerable.Repeat<SafeHandle>(file, 10).ToArray());
+        FdReceiveResult withDescriptors = await pair.Right.ReceiveFdsAsync(new byte[16], slots);
+        pair.Left.SendFds("bytes"u8, []);
+        FdReceiveResult bytesOnly = pair.Right.ReceiveFds(new byte[16], slots.AsSpan(10));
+        foreach (SafeFileHandle? received in slots)
+        {
+            received?.Dispose();
+        }
+
+        Assert.Equal((3, 10, 5, 0), (withDescriptors.BytesReceived, withDescriptors.FdCount, bytesOnly.BytesReceived, bytesOnly.FdCount));
+        Assert.Equal(new Tallies(2, 10, 2, 10), Tallies.Observe(metrics) - before);
+    }
+
+    [Fact]
+    public async Task FourPipelinesAtOnce_ShowEveryDescriptor()
+    {
+        using MeterRecorder metrics = MeterRecorder.OfProcess(Meter);
+        using SafeFileHandle file = Descriptors.TempFile();
+        SocketPair[] pairs = [.. Enumerable.Range(0, 4).Select(_ => SocketPair.Create())];
+        Tallies before = Tallies.Observe(metrics);
+
+        await Task.WhenAll(pairs.SelectMany(pair => new[]
+        {
+            Task.Run(async () =>
+            {
+                for (int i = 0; i < 250; i++)
+                {
+                    await pair.Left.SendFdAsync(file);
+                }
+            }),
+            Task.Run(async () =>
+            {
+                for (int i = 0; i < 250; i++)
+                {
+                    (await pair.Right.ReceiveFdAsync()).Dispose();
+                }
+            }),
+        })).WaitAsync(Guard);
+        foreach (SocketPair pair in pairs)
+        {
+            pair.Dispose();
+        }
+
+        Assert.Equal(new Tallies(1000, 1000, 1000, 1000), Tallies.Observe(metrics) - before);
+    }
+
+    [Fact]
+    public async Task AReceiveThatWaited_IsCountedWhenItsMessageArrives_AndARefusedMessageIsNotCountedAsReceived()
+    {
+        using MeterRecorder metrics = MeterRecorder.OfProcess(Meter);
+        using var pair = SocketPair.Create(SocketType.Dgram);
+        using SafeFileHandle file = Descriptors.TempFile();
+        var slots = new SafeFileHandle?[4];
+        Tallies before = Tallies.Observe(metrics);
+
+        ValueTask<FdReceiveResult> pending = pair.Right.ReceiveFdsAsync(new byte[8], slots);
+        Assert.False(pending.IsCompleted, "precondition: the receive waits on the engine");
+        await Task.Run(() => pair.Left.SendFds("abc"u8, [file, file, file]));
+        FdReceiveResult result = await pending.AsTask().WaitAsync(Guard);
+        foreach (SafeFileHandle? received in slots)
+        {
+            received?.Dispose();
+        }
+
+        pair.Left.SendFds("0123456789"u8, [file]);
+        Assert.ThrowsAny<IOException>(() => pair.Right.ReceiveFds(new byte[9], slots)); // MSG_TRUNC
+
+        Assert.Equal(3, result.FdCount);
+        Assert.Equal(new Tallies(2, 4, 1, 3), Tallies.Observe(metrics) - before);
+    }
 
     [Fact]
     public async Task WaitsActive_CountsWaitingReceivesAndSends_ByDirection_AndFallsBackWhenTheyEnd()
@@ -386,5 +437,21 @@ public sealed class ProcessMetricsTests
         }
 
         public void Dispose() => _fail.Dispose();
+    }
+
+    /// <summary>The four tallies of messages and descriptors, sent and received, as the listener saw them.</summary>
+    private readonly record struct Tallies(double MessagesSent, double DescriptorsSent, double MessagesReceived, double DescriptorsReceived)
+    {
+        public static Tallies Observe(MeterRecorder metrics) => new(
+            metrics.ObserveNow("asyncsendfd.messages.sent"),
+            metrics.ObserveNow("asyncsendfd.descriptors.sent"),
+            metrics.ObserveNow("asyncsendfd.messages.received"),
+            metrics.ObserveNow("asyncsendfd.descriptors.received"));
+
+        public static Tallies operator -(Tallies after, Tallies before) => new(
+            after.MessagesSent - before.MessagesSent,
+            after.DescriptorsSent - before.DescriptorsSent,
+            after.MessagesReceived - before.MessagesReceived,
+            after.DescriptorsReceived - before.DescriptorsReceived);
     }
 }

@@ -68,6 +68,13 @@ internal sealed class MeterRecorder : IDisposable
     /// <summary>Asks every observable instrument for its value now; the answers are recorded like any measurement.</summary>
     public void Observe() => _listener.RecordObservableInstruments();
 
+    /// <summary>Collects the observable instruments now and returns what untagged <paramref name="instrument"/> reported.</summary>
+    public double ObserveNow(string instrument)
+    {
+        Observe();
+        return Of(instrument).Last().Value;
+    }
+
     /// <summary>The value <paramref name="instrument"/> reported last for the tag <paramref name="key"/>=<paramref name="value"/>.</summary>
     public double Latest(string instrument, string key, object value) =>
         Of(instrument).Last(r => Equals(r.Tag(key), value)).Value;
