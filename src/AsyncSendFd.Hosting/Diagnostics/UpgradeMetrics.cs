@@ -65,7 +65,7 @@ internal static class UpgradeMetrics
     }
 
     /// <summary>The outcome's name in the snake case of OpenTelemetry's attribute values: <c>CredentialsRefused</c> is <c>credentials_refused</c>.</summary>
-    public static string TagValue(UpgradeOutcome outcome)
+    private static string TagValue(UpgradeOutcome outcome)
     {
         string name = outcome.ToString();
         var snake = new StringBuilder(name.Length + 8);

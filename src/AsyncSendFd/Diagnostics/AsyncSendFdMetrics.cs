@@ -91,6 +91,7 @@ internal static class AsyncSendFdMetrics
         }
     }
 
+    /// <summary>A readiness engine started (its thread runs).</summary>
     public static void EngineStarted()
     {
         if (EngineStarts.Enabled)
@@ -104,19 +105,6 @@ internal static class AsyncSendFdMetrics
 
     /// <summary>The running engine's wait failed for good: every waiting call ended with <paramref name="errno"/>.</summary>
     public static void EngineWaitFailed(int errno) => EngineFailed("wait", errno);
-
-    /// <summary>The tag value of <paramref name="reason"/>, in the snake case of OpenTelemetry's attribute values.</summary>
-    public static string TagValue(RefusalReason reason) => reason switch
-    {
-        RefusalReason.DataTruncated => "data_truncated",
-        RefusalReason.ControlTruncated => "control_truncated",
-        RefusalReason.TooManyDescriptors => "too_many_descriptors",
-        RefusalReason.NoDescriptor => "no_descriptor",
-        RefusalReason.NoDataByte => "no_data_byte",
-        RefusalReason.NotASocket => "not_a_socket",
-        RefusalReason.BadFrame => "bad_frame",
-        _ => throw new ArgumentOutOfRangeException(nameof(reason)),
-    };
 
     private static void EngineFailed(string stage, int errno)
     {
@@ -132,6 +120,19 @@ internal static class AsyncSendFdMetrics
             new KeyValuePair<string, object?>("stage", stage),
             new KeyValuePair<string, object?>("error.type", new SocketException().SocketErrorCode.ToString()));
     }
+
+    /// <summary>The tag value of <paramref name="reason"/>, in the snake case of OpenTelemetry's attribute values.</summary>
+    private static string TagValue(RefusalReason reason) => reason switch
+    {
+        RefusalReason.DataTruncated => "data_truncated",
+        RefusalReason.ControlTruncated => "control_truncated",
+        RefusalReason.TooManyDescriptors => "too_many_descriptors",
+        RefusalReason.NoDescriptor => "no_descriptor",
+        RefusalReason.NoDataByte => "no_data_byte",
+        RefusalReason.NotASocket => "not_a_socket",
+        RefusalReason.BadFrame => "bad_frame",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason)),
+    };
 
     private static Measurement<int>[] ObserveWaits()
     {
