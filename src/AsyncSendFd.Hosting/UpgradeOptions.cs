@@ -6,6 +6,13 @@ namespace AsyncSendFd.Hosting;
 public sealed class UpgradeOptions
 {
     /// <summary>
+    /// The configuration section <c>UseZeroDowntimeUpgrades</c> reads: <c>Upgrades:SocketPath</c>, <c>Upgrades:PidFile</c>,
+    /// <c>Upgrades:TokenFile</c>, <c>Upgrades:ReadyTimeout</c>, <c>Upgrades:RetiredExitDeadline</c> (as <c>00:01:00</c>),
+    /// <c>Upgrades:UpgradeOnSighup</c> and <c>Upgrades:AllowedUserIds:0</c>, <c>:1</c>, ... The callbacks are set in code.
+    /// </summary>
+    public const string ConfigurationSectionName = "Upgrades";
+
+    /// <summary>
     /// The control socket: the serving generation listens here, a starting process connects here to take over.
     /// Every generation must be given the same path. Put it in a directory only the service's user can write
     /// (e.g. <c>/run/myapp/upgrade.sock</c> with <c>RuntimeDirectory=myapp</c>): the path is the door, the
@@ -38,6 +45,16 @@ public sealed class UpgradeOptions
     public Func<UnixPeerCredentials, bool>? AuthorizeSuccessor { get; set; }
 
     /// <summary>
+    /// Where the serving generation keeps a one-time upgrade token for successors it does not start itself (a
+    /// supervisor, another unit); <see langword="null"/> (the default) for none, so that only a successor this
+    /// generation started may take over. When set, the serving generation writes a fresh token there (a file only
+    /// its user may read, e.g. <c>/run/myapp/upgrade.token</c>) when it starts serving and each time one is used,
+    /// and a starting process that was not handed a token by its parent reads it from there. Every generation must
+    /// be given the same path.
+    /// </summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>
     /// How to start the successor for <see cref="Upgrader.UpgradeAsync"/>; by default this executable again with the
     /// same arguments (<c>dotnet app.dll</c> included), inheriting the environment, standard output and error.
     /// </summary>
@@ -50,8 +67,9 @@ public sealed class UpgradeOptions
     public Func<ReadOnlyMemory<byte>>? SaveState { get; set; }
 
     /// <summary>
-    /// After handing over, how long a retired generation may take to stop before it exits anyway, so that no old
-    /// code keeps running; <see langword="null"/> (the default) allows the host's shutdown timeout plus 10 seconds.
+    /// After handing over, how long a retired generation may take to stop before it is killed, so that no old code
+    /// keeps running; <see langword="null"/> (the default) allows the host's <c>HostOptions.ShutdownTimeout</c> (30
+    /// seconds unless set) plus 10 seconds. Applies under the Generic Host; without one, the caller stops the process.
     /// </summary>
     public TimeSpan? RetiredExitDeadline { get; set; }
 
@@ -59,7 +77,9 @@ public sealed class UpgradeOptions
     {
         if (string.IsNullOrWhiteSpace(SocketPath))
         {
-            throw new ArgumentException("UpgradeOptions.SocketPath must name the control socket.", nameof(SocketPath));
+            throw new ArgumentException(
+                $"UpgradeOptions.SocketPath must name the control socket (in code, or as {ConfigurationSectionName}:{nameof(SocketPath)} in the configuration).",
+                nameof(SocketPath));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReadyTimeout, TimeSpan.Zero, nameof(ReadyTimeout));

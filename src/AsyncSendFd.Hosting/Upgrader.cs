@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text;
 using AsyncSendFd.Hosting.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
-using AsyncSendFd.Systemd;
+using AsyncSendFd.Hosting.Serving;
+using AsyncSendFd.Hosting.Successor;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
@@ -31,26 +31,18 @@ namespace AsyncSendFd.Hosting;
 /// process are checked (same user, <see cref="UpgradeOptions.AllowedUserIds"/>, or
 /// <see cref="UpgradeOptions.AuthorizeSuccessor"/>) before anything is handed over.
 /// </para>
+/// <para>
+/// This type is the generation's life in order; the two roles it plays are its own types: the successor's side
+/// (connect, adopt, say ready) while starting, the serving side (hand over, retire) once ready.
+/// </para>
 /// </remarks>
-public sealed partial class Upgrader : IAsyncDisposable
+public sealed class Upgrader : IAsyncDisposable
 {
-    // A retired generation keeps its connection to the successor open until the process exits:
-    // the successor's end of stream then means that no old code runs any more.
-    private static readonly List<Socket> s_openUntilExit = [];
-
     private readonly UpgradeOptions _options;
     private readonly ILogger _logger;
+    private readonly SuccessorSide _successorSide;
+    private readonly ServingSide _servingSide;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, SafeFileHandle> _inherited = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SafeHandle> _shared = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _upgradeSlot = new(1, 1);
-    private readonly CancellationTokenSource _shutdown = new();
-    private readonly TaskCompletionSource _retired = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _previousExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource<string> _abandoned = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Socket? _control;
-    private PosixSignalRegistration? _sighup;
-    private Task _acceptLoop = Task.CompletedTask;
     private Stage _stage;
 
     /// <summary>Creates the upgrader; nothing happens until <see cref="StartAsync"/>.</summary>
@@ -65,61 +57,44 @@ public sealed partial class Upgrader : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = logger ?? NullLogger<Upgrader>.Instance;
+        _successorSide = new SuccessorSide(options, _logger);
+        _servingSide = new ServingSide(options, _logger);
     }
 
     private enum Stage
     {
         Created,
         Started,
-        Serving,
-        Retired,
+        Ready,
         Disposed,
     }
 
     /// <summary>1 for the first process, one more for each successful upgrade. Known after <see cref="StartAsync"/>.</summary>
-    public int Generation { get; private set; }
+    public int Generation => _successorSide.Generation;
 
     /// <summary>Whether this process took over from a previous generation (rather than being the first).</summary>
     public bool IsSuccessor => Generation > 1;
 
     /// <summary>The opaque state the previous generation passed (<see cref="UpgradeOptions.SaveState"/>); empty for the first.</summary>
-    public ReadOnlyMemory<byte> InheritedState { get; private set; }
+    public ReadOnlyMemory<byte> InheritedState => _successorSide.InheritedState;
 
     /// <summary>Whether this generation is the one serving (ready, not retired).</summary>
-    public bool IsServing
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _stage == Stage.Serving;
-            }
-        }
-    }
+    public bool IsServing => _servingSide.IsServing;
 
     /// <summary>Completes when a successor has taken over: stop accepting work, finish what is in hand, and exit.</summary>
-    public Task Retired => _retired.Task;
+    public Task Retired => _servingSide.Retired;
 
     /// <summary>Completes when the previous generation's process has exited (at once for the first generation).</summary>
-    public Task PreviousGenerationExited => _previousExited.Task;
+    public Task PreviousGenerationExited => _successorSide.PredecessorExited;
 
     /// <summary>
     /// Completes, with the reason, if the serving generation gave up on this successor before it was ready
     /// (it took longer than the ready timeout). The process should then exit: the old generation keeps serving.
     /// </summary>
-    public Task<string> Abandoned => _abandoned.Task;
+    public Task<string> Abandoned => _successorSide.Abandoned;
 
     /// <summary>The names of the descriptors inherited and not yet taken.</summary>
-    public IReadOnlyCollection<string> InheritedNames
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _inherited.Keys];
-            }
-        }
-    }
+    public IReadOnlyCollection<string> InheritedNames => _successorSide.Inherited.Names;
 
     /// <summary>
     /// Takes over from the generation serving on the control socket, if one is: sends a hello, is checked, and
@@ -140,27 +115,21 @@ public sealed partial class Upgrader : IAsyncDisposable
 
         if (_options.UpgradeOnSighup)
         {
-            // Registered first: SIGHUP's default action would kill a process that is still starting.
-            _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSighup);
+            _servingSide.UpgradeOnSighup();
         }
 
-        Socket? parent = await TryConnectAsync(cancellationToken).ConfigureAwait(false);
-        if (parent is null)
+        Socket? handedOver = await _successorSide.TryTakeOverAsync(cancellationToken).ConfigureAwait(false);
+        _servingSide.Hold(handedOver);
+        if (handedOver is null)
         {
-            _control = BindControlSocket(_options.SocketPath);
-            Generation = 1;
-            _previousExited.TrySetResult();
             Log.FirstGeneration(_logger, Generation, Environment.ProcessId, _options.SocketPath);
-            return;
         }
-
-        await TakeOverAsync(parent, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Says this generation serves: a successor tells its predecessor and waits for the commit; then the PID file
-    /// names this process, systemd hears <c>MAINPID=</c> and <c>READY=1</c>, inherited descriptors nobody took are
-    /// closed, and upgrades are accepted.
+    /// Says this generation serves: a successor tells its predecessor and waits for the commit; then inherited
+    /// descriptors nobody took are closed (each logged as a warning, by name), the PID file names this process,
+    /// systemd hears <c>MAINPID=</c> and <c>READY=1</c>, and upgrades are accepted.
     /// </summary>
     /// <param name="cancellationToken">Cancels waiting for the commit.</param>
     /// <exception cref="InvalidOperationException">Not started, ready already, or abandoned by the serving generation.</exception>
@@ -175,50 +144,35 @@ public sealed partial class Upgrader : IAsyncDisposable
             }
         }
 
-        if (_parentChannel is not null)
+        if (_successorSide.TookOver)
         {
-            await CommitWithPredecessorAsync(cancellationToken).ConfigureAwait(false);
+            await _successorSide.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         lock (_lock)
         {
-            _stage = _stage == Stage.Started ? Stage.Serving : throw new ObjectDisposedException(nameof(Upgrader));
-            foreach (SafeFileHandle unused in _inherited.Values)
-            {
-                unused.Dispose();
-            }
-
-            _inherited.Clear();
+            _stage = _stage == Stage.Started ? Stage.Ready : throw new ObjectDisposedException(nameof(Upgrader));
         }
 
-        if (_options.PidFile is { } pidFile)
+        foreach (string name in _successorSide.Inherited.CloseRest())
         {
-            PidFile.Write(pidFile);
+            Log.NotAdopted(_logger, name);
         }
 
-        await NotifySystemdAsync($"MAINPID={Environment.ProcessId}\nREADY=1").ConfigureAwait(false);
-        _acceptLoop = AcceptSuccessorsAsync();
-        Log.Serving(_logger, Generation, Environment.ProcessId);
+        await _servingSide.ServeAsync(Generation, _successorSide.PredecessorExited, _successorSide.PredecessorProcessId).ConfigureAwait(false);
         UpgradeMetrics.StartedServing(this);
     }
 
     /// <summary>Takes an inherited descriptor: the caller owns it from now on.</summary>
     /// <param name="name">The name the previous generation shared it under.</param>
     /// <returns>The descriptor, or <see langword="null"/> when none of that name was inherited (or it was taken).</returns>
-    public SafeFileHandle? TakeInherited(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        lock (_lock)
-        {
-            return _inherited.Remove(name, out SafeFileHandle? handle) ? handle : null;
-        }
-    }
+    public SafeFileHandle? TakeInherited(string name) => _successorSide.Inherited.Take(name);
 
     /// <summary>Takes an inherited socket (a listener, typically): the caller owns it from now on.</summary>
     /// <param name="name">The name the previous generation shared it under.</param>
     /// <returns>The socket, or <see langword="null"/> when none of that name was inherited (or it was taken).</returns>
-    /// <exception cref="SocketException">The descriptor is not a socket (it is closed).</exception>
-    public Socket? TakeInheritedSocket(string name) => TakeInherited(name) is { } handle ? Handles.ToSocket(handle) : null;
+    /// <exception cref="ArgumentException">The descriptor is not a socket (it is closed).</exception>
+    public Socket? TakeInheritedSocket(string name) => TakeInherited(name)?.ToSocket();
 
     /// <summary>
     /// Hands <paramref name="handle"/> to the next generation under <paramref name="name"/> when an upgrade happens.
@@ -228,39 +182,48 @@ public sealed partial class Upgrader : IAsyncDisposable
     /// <param name="handle">A listener, a memfd, any descriptor.</param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long, or reserved.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="handle"/> is null.</exception>
-    public void Share(string name, SafeHandle handle)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        ArgumentNullException.ThrowIfNull(handle);
-        if (name == UpgradeWire.ControlSocketName || Encoding.UTF8.GetByteCount(name) > UpgradeWire.MaxNameBytes)
-        {
-            throw new ArgumentException($"'{name}' is reserved or longer than {UpgradeWire.MaxNameBytes} bytes.", nameof(name));
-        }
-
-        lock (_lock)
-        {
-            _shared[name] = handle;
-        }
-    }
+    public void Share(string name, SafeHandle handle) => _servingSide.Shared.Share(name, handle);
 
     /// <summary>Stops handing the descriptor of that name to the next generation.</summary>
     /// <returns>Whether one was shared under that name.</returns>
-    public bool Unshare(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        lock (_lock)
-        {
-            return _shared.Remove(name);
-        }
-    }
+    public bool Unshare(string name) => _servingSide.Shared.Unshare(name);
 
     /// <summary>
-    /// Stops serving upgrades and closes what this generation holds. A generation that stops for good (not
-    /// retired) also removes the control socket and a PID file that still names it.
+    /// Upgrades now: starts the successor (<see cref="UpgradeOptions.SuccessorStartInfo"/>, by default this program
+    /// again), hands over when it connects, and waits until it is ready. On success this generation has retired
+    /// (<see cref="Retired"/>); on failure nothing changed and the next upgrade can be tried. Both are logged.
+    /// </summary>
+    /// <param name="cancellationToken">Abandons the upgrade (the successor is stopped).</param>
+    /// <returns>What happened; failures are results, not exceptions.</returns>
+    public Task<UpgradeResult> UpgradeAsync(CancellationToken cancellationToken = default) => _servingSide.UpgradeAsync("method call", cancellationToken);
+
+    /// <summary>
+    /// Asks the generation serving on <paramref name="socketPath"/> for an upgrade and waits until it is over: what
+    /// a command-line tool (an <c>ExecReload=</c> line, a deploy script) calls to learn whether the upgrade went
+    /// through. The serving generation runs it as it runs <see cref="UpgradeAsync"/>, after checking this
+    /// process's kernel credentials (<c>SO_PEERCRED</c>) as it checks a successor's.
+    /// </summary>
+    /// <param name="socketPath">The serving generation's <see cref="UpgradeOptions.SocketPath"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the upgrade itself goes on).</param>
+    /// <returns>The upgrade's result, as the serving generation's <see cref="UpgradeAsync"/> returned it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="socketPath"/> is null or empty.</exception>
+    /// <exception cref="SocketException">Nothing serves on <paramref name="socketPath"/> (or it may not be reached).</exception>
+    /// <exception cref="IOException">The serving generation hung up without a result, or answered in another protocol.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
+    public static Task<UpgradeResult> RequestUpgradeAsync(string socketPath, CancellationToken cancellationToken = default) =>
+        UpgradeRequestClient.RequestAsync(socketPath, cancellationToken);
+
+    /// <summary>The host began to stop: abandon an upgrade in flight now, while the server drains; <see cref="DisposeAsync"/> waits for it.</summary>
+    internal void BeginStop() => _servingSide.BeginStop();
+
+    /// <summary>
+    /// Stops serving upgrades and closes what this generation holds. An upgrade that has not committed is abandoned:
+    /// its successor is told to exit (and killed if it is this process's child and has not exited five seconds
+    /// later). A generation that stops for good (not retired) also removes the control socket, the token file and a
+    /// PID file that still names it.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        bool finalGeneration;
         lock (_lock)
         {
             if (_stage == Stage.Disposed)
@@ -268,65 +231,12 @@ public sealed partial class Upgrader : IAsyncDisposable
                 return;
             }
 
-            finalGeneration = _stage == Stage.Serving;
             _stage = Stage.Disposed;
         }
 
-        _sighup?.Dispose();
-        await _shutdown.CancelAsync().ConfigureAwait(false);
-        await _acceptLoop.ConfigureAwait(false);
-        _control?.Dispose();
-        if (finalGeneration)
-        {
-            File.Delete(_options.SocketPath);
-            if (_options.PidFile is { } pidFile)
-            {
-                PidFile.DeleteIfOurs(pidFile);
-            }
-        }
+        await _servingSide.StopAsync().ConfigureAwait(false);
 
         // A successor that never became ready hangs up now, so its predecessor learns at once.
-        _parent?.Dispose();
-        lock (_lock)
-        {
-            foreach (SafeFileHandle handle in _inherited.Values)
-            {
-                handle.Dispose();
-            }
-
-            _inherited.Clear();
-        }
-
-        _abandoned.TrySetCanceled();
-    }
-
-    private static Socket BindControlSocket(string path)
-    {
-        // Only reached when nothing listens there: a file left by a generation that died is stale.
-        File.Delete(path);
-        var control = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            control.Bind(new UnixDomainSocketEndPoint(path));
-            control.Listen(16);
-            return control;
-        }
-        catch
-        {
-            control.Dispose();
-            throw;
-        }
-    }
-
-    private async Task NotifySystemdAsync(string state)
-    {
-        try
-        {
-            await SystemdNotify.NotifyAsync(state).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or NotSupportedException or IOException)
-        {
-            Log.NotifyFailed(_logger, e.Message);
-        }
+        _successorSide.Dispose();
     }
 }

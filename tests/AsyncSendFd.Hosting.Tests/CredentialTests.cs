@@ -71,16 +71,17 @@ public sealed class CredentialTests
         using (successor)
         using (link)
         {
-            await successor.SendAsync(Wire.Hello);
+            await successor.SendHelloAsync();
             (byte type, string reason) = await successor.ReceiveTextAsync();
             Assert.Equal(Wire.Refused, type);
             Assert.Contains($"uid {Identity.UserId} may not take over", reason, StringComparison.Ordinal);
             Assert.Null(await successor.ReceiveAsync()); // and then the serving generation hangs up
+            link.Dispose(); // the child, refused, exits
 
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
             Assert.Equal(UpgradeOutcome.CredentialsRefused, result.Outcome);
-            Assert.Contains("may not take over", result.Error, StringComparison.Ordinal);
+            Assert.Contains("may not take over; it exited", result.Error, StringComparison.Ordinal);
             Assert.Equal(Assert.Single(seen).ProcessId, result.SuccessorProcessId);
             Assert.NotEqual(Environment.ProcessId, result.SuccessorProcessId);
         }
@@ -103,10 +104,11 @@ public sealed class CredentialTests
         using (successor)
         using (link)
         {
-            await successor.SendAsync(Wire.Hello);
+            await successor.SendHelloAsync();
             (byte type, string reason) = await successor.ReceiveTextAsync();
             Assert.Equal(Wire.Refused, type);
             Assert.Contains($"uid {Nobody} may not take over from uid {Identity.UserId}", reason, StringComparison.Ordinal);
+            link.Dispose(); // the child, refused, exits
             UpgradeResult result = await upgrade.WaitAsync(Guard);
             Assert.False(result.Succeeded);
             Assert.Equal(UpgradeOutcome.CredentialsRefused, result.Outcome);

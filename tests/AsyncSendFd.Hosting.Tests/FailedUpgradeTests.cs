@@ -32,6 +32,7 @@ public sealed class FailedUpgradeTests
             Assert.False(result.Succeeded);
             Assert.Equal(UpgradeOutcome.NotReadyInTime, result.Outcome);
             Assert.Contains("was not ready within", result.Error, StringComparison.Ordinal);
+            Assert.Contains("was told to exit; it was killed when it had not exited 5 s later", result.Error, StringComparison.Ordinal);
             Assert.NotEqual(0, result.SuccessorProcessId);
             Assert.NotEqual(Environment.ProcessId, result.SuccessorProcessId);
             await AssertExitedAsync(result.SuccessorProcessId); // killed, not left running

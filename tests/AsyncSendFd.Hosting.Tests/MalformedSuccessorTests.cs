@@ -23,7 +23,7 @@ public sealed class MalformedSuccessorTests
 
         async Task Misbehave()
         {
-            using FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving.SocketPath);
+            using FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving);
             using SafeFileHandle file = File.OpenHandle(Path.Combine(serving.Directory, "attached"), FileMode.OpenOrCreate, FileAccess.ReadWrite);
             switch (misbehaviour)
             {
@@ -40,7 +40,7 @@ public sealed class MalformedSuccessorTests
                     await fake.SendAsync("HASFU/2"u8.ToArray());
                     break;
                 default:
-                    await fake.SendAsync(Wire.Hello, file, file);
+                    await fake.SendAsync(Wire.Hello(fake.Token), file, file);
                     break;
             }
 
@@ -80,15 +80,16 @@ public sealed class MalformedSuccessorTests
     public async Task AfterTheOffer_AnythingButReady_FailsTheUpgrade_WithoutACommit()
     {
         await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
-        using (FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving.SocketPath))
+        using (FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving))
         {
             Assert.Equal(2, await fake.HelloAndOfferAsync());
-            await fake.SendAsync(Wire.Hello); // again, instead of Ready
-            (byte? type, _) = await ReplyAsync(fake);
-            Assert.Null(type); // hung up on, never a commit
+            await fake.SendHelloAsync(); // again, instead of Ready
+            (byte? type, string? reason) = await ReplyAsync(fake);
+            Assert.Equal(Wire.Abort, type); // told to go (never a commit), so it does not take the hang-up for its predecessor's death
+            Assert.Equal("expected Ready", reason);
         }
 
-        await FailedUpgradeTests.WaitForFailuresAsync(serving.Log, "before it was ready", 1);
+        await FailedUpgradeTests.WaitForFailuresAsync(serving.Log, "broke the protocol before it was ready", 1);
         await serving.AssertStillServesAsync();
         await serving.AssertNextUpgradeSucceedsAsync();
     }
@@ -106,6 +107,12 @@ public sealed class MalformedSuccessorTests
         {
             Assert.Equal(2, await successor.HelloAndOfferAsync());
             await successor.Socket.SendAsync(new byte[] { 1, 0, 0 }); // three bytes of a frame header, then nothing
+
+            // The stalled frame does not stop the serving generation from telling it to go.
+            (byte type, string reason) = await successor.ReceiveTextAsync();
+            Assert.Equal(Wire.Abort, type);
+            Assert.Contains("not ready within", reason, StringComparison.Ordinal);
+            link.Dispose(); // the child exits when told
 
             // "Failures are results, not exceptions."
             UpgradeResult result = await upgrade.WaitAsync(Guard);

@@ -31,7 +31,7 @@ public sealed class PidFileTests
             Assert.Equal("stale\n", ReadFromStart(stale!));
         }
 
-        Assert.Equal(["app.pid", "upgrade.sock"], Entries(serving.Directory)); // no temporary file left behind
+        Assert.Equal(["app.pid", "upgrade.sock", "upgrade.token"], Entries(serving.Directory)); // no temporary file left behind
 
         // A successor writes it only once ready. (Both generations share this pid, so mark the file to tell the writes apart.)
         File.WriteAllText(pidFile, "1\n");
@@ -45,7 +45,7 @@ public sealed class PidFileTests
             Assert.Equal("1\n", ReadFromStart(marked));
         }
 
-        Assert.Equal(["app.pid", "upgrade.sock"], Entries(serving.Directory));
+        Assert.Equal(["app.pid", "upgrade.sock", "upgrade.token"], Entries(serving.Directory));
 
         // The retired generation leaves it to the one serving; the serving one, stopping for good, removes it.
         await serving.Upgrader.DisposeAsync();

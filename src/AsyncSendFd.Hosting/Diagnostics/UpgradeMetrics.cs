@@ -16,12 +16,12 @@ internal static class UpgradeMetrics
     private static readonly Meter Meter = new(MeterName, typeof(UpgradeMetrics).Assembly.GetName().Version?.ToString(3));
 
     private static readonly Counter<long> Upgrades = Meter.CreateCounter<long>(
-        "asyncsendfd.upgrades", "{upgrade}", "Upgrades asked of this generation (SIGHUP, UpgradeAsync, or a successor connecting), by outcome.");
+        "asyncsendfd.upgrades", "{upgrade}", "Upgrades asked of this generation (SIGHUP, UpgradeAsync, a client's request, a successor connecting), by outcome.");
 
     private static readonly Histogram<double> Duration = Meter.CreateHistogram(
         "asyncsendfd.upgrade.duration",
         "s",
-        "How long upgrades took, from the request to the outcome (for a success: until the successor was ready and committed), by outcome.",
+        "How long upgrades took, from the request (or the successor's hello) to the outcome (for a success: until the successor was ready and committed), by outcome. Connections refused before an upgrade started are counted, not timed.",
         tags: null,
         new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
 
@@ -35,22 +35,17 @@ internal static class UpgradeMetrics
     private static readonly Lock ServingLock = new();
     private static readonly List<WeakReference<Upgrader>> Serving = [];
 
-    /// <summary>Runs one upgrade and records its outcome and duration.</summary>
-    public static async Task<UpgradeResult> MeasureAsync(Func<Task<UpgradeResult>> upgrade)
+    /// <summary>Runs one upgrade and records how long it took, by its outcome.</summary>
+    public static async Task<UpgradeResult> TimeAsync(Func<Task<UpgradeResult>> upgrade)
     {
         long started = Stopwatch.GetTimestamp();
         UpgradeResult result = await upgrade().ConfigureAwait(false);
-        Ended(result.Outcome, Stopwatch.GetElapsedTime(started));
+        Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", TagValue(result.Outcome)));
         return result;
     }
 
-    /// <summary>An upgrade ended with <paramref name="outcome"/> after <paramref name="elapsed"/> (zero when refused at once).</summary>
-    public static void Ended(UpgradeOutcome outcome, TimeSpan elapsed)
-    {
-        var tag = new KeyValuePair<string, object?>("outcome", TagValue(outcome));
-        Upgrades.Add(1, tag);
-        Duration.Record(elapsed.TotalSeconds, tag);
-    }
+    /// <summary>An upgrade, or a successor's or a client's attempt at one, ended with <paramref name="outcome"/>.</summary>
+    public static void Ended(UpgradeOutcome outcome) => Upgrades.Add(1, new KeyValuePair<string, object?>("outcome", TagValue(outcome)));
 
     /// <summary>An offer carrying <paramref name="descriptors"/> went to a successor.</summary>
     public static void HandedOver(int descriptors) => DescriptorsHandedOver.Add(descriptors);

@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Upgrade failed, this generation keeps serving: {Reason}")]
     public static partial void UpgradeFailed(ILogger logger, string reason);
 
-    [LoggerMessage(8, LogLevel.Warning, "Refused successor pid {ProcessId} (uid {UserId}, gid {GroupId}): not an allowed user")]
+    [LoggerMessage(8, LogLevel.Warning, "Refused successor pid {ProcessId} (uid {UserId}, gid {GroupId}): those credentials may not take over")]
     public static partial void RefusedCredentials(ILogger logger, int processId, uint userId, uint groupId);
 
     [LoggerMessage(9, LogLevel.Information, "The previous generation (pid {ProcessId}) has exited")]
@@ -41,9 +41,21 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "Could not talk to systemd: {Reason}")]
     public static partial void NotifyFailed(ILogger logger, string reason);
 
-    [LoggerMessage(13, LogLevel.Error, "Retired generation did not stop within {Deadline}; exiting so that no old code keeps running")]
+    [LoggerMessage(13, LogLevel.Error, "Retired generation did not stop within {Deadline}; killing this process so that no old code keeps running")]
     public static partial void ForcedExit(ILogger logger, TimeSpan deadline);
 
     [LoggerMessage(14, LogLevel.Warning, "Control connection failed: {Reason}")]
     public static partial void ControlConnectionFailed(ILogger logger, string reason);
+
+    [LoggerMessage(15, LogLevel.Information, "Successor pid {ProcessId} connected on its own (this generation did not start it)")]
+    public static partial void SuccessorConnected(ILogger logger, int processId);
+
+    [LoggerMessage(16, LogLevel.Warning, "Upgrades will be refused: {Reason}")]
+    public static partial void UpgradesRefusedAsPid1(ILogger logger, string reason);
+
+    [LoggerMessage(17, LogLevel.Information, "Retired: stopping gracefully; killed if still running {Deadline} from now")]
+    public static partial void RetiredStopping(ILogger logger, TimeSpan deadline);
+
+    [LoggerMessage(18, LogLevel.Warning, "Inherited descriptor '{Name}' was not adopted by this generation (no longer configured?); closing it")]
+    public static partial void NotAdopted(ILogger logger, string name);
 }

@@ -8,11 +8,14 @@ namespace AsyncSendFd.Hosting.Internal;
 /// Ties the <see cref="Upgrader"/> to the host's life: take over before any service starts (so Kestrel finds the
 /// inherited listeners), ready when the application has started, graceful shutdown when retired.
 /// </summary>
-internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions options, IHostApplicationLifetime lifetime, ILogger<Upgrader> logger)
+internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions options, IHostApplicationLifetime lifetime, HostOptions host, ILogger<Upgrader> logger)
     : IHostedLifecycleService
 {
-    // The host's default shutdown timeout (30 s) plus slack, when the options do not say.
-    private static readonly TimeSpan DefaultExitDeadline = TimeSpan.FromSeconds(40);
+    /// <summary>How long past the host's shutdown timeout a retired generation may run before it is killed, unless set.</summary>
+    public static readonly TimeSpan ExitSlack = TimeSpan.FromSeconds(10);
+
+    /// <summary><see cref="UpgradeOptions.RetiredExitDeadline"/>, or the host's shutdown timeout plus <see cref="ExitSlack"/>.</summary>
+    public static TimeSpan RetiredExitDeadline(UpgradeOptions options, HostOptions host) => options.RetiredExitDeadline ?? host.ShutdownTimeout + ExitSlack;
 
     /// <summary>Runs before every service's StartAsync, so inherited descriptors are there before anything binds.</summary>
     public async Task StartingAsync(CancellationToken cancellationToken)
@@ -27,7 +30,12 @@ internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions opt
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>The stop wins over an upgrade in flight: it is abandoned now, while the server drains.</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        upgrader.BeginStop();
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -66,10 +74,11 @@ internal sealed class UpgradeHostedService(Upgrader upgrader, UpgradeOptions opt
     private async Task StopWhenRetiredAsync()
     {
         await upgrader.Retired.ConfigureAwait(false);
-        lifetime.StopApplication();
 
         // Graceful shutdown has this long; after that no old code may keep running, hung or not.
-        TimeSpan deadline = options.RetiredExitDeadline ?? DefaultExitDeadline;
+        TimeSpan deadline = RetiredExitDeadline(options, host);
+        Log.RetiredStopping(logger, deadline);
+        lifetime.StopApplication();
         await Task.Delay(deadline).ConfigureAwait(false);
         Log.ForcedExit(logger, deadline);
         using var self = Process.GetCurrentProcess();

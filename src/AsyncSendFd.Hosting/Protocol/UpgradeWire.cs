@@ -5,13 +5,16 @@ namespace AsyncSendFd.Hosting.Protocol;
 
 /// <summary>
 /// The messages of the upgrade protocol, each one <see cref="FdMessageChannel"/> frame whose first byte
-/// says what it is. The successor speaks first (Hello); the serving generation answers with an Offer
-/// (the descriptors ride on it) or Refused; the successor says Ready; the serving generation says
-/// Commit, or Abort if the successor took too long.
+/// says what it is. The successor speaks first (Hello, with its one-time token); the serving generation
+/// answers with an Offer (the descriptors ride on it) or Refused; the successor says Ready; the serving
+/// generation says Commit, or Abort if it gives up on the successor (too slow, or stopping). A client that
+/// asks for an upgrade speaks first too (UpgradeRequest), and is answered with the Result once it is over.
 /// </summary>
 internal static class UpgradeWire
 {
     public const byte Hello = (byte)'H';
+    public const byte UpgradeRequest = (byte)'U';
+    public const byte Result = (byte)'S';
     public const byte Offer = (byte)'O';
     public const byte Refused = (byte)'R';
     public const byte Ready = (byte)'Y';
@@ -24,12 +27,82 @@ internal static class UpgradeWire
     /// <summary>Names are short labels, not payloads.</summary>
     public const int MaxNameBytes = 1024;
 
+    /// <summary>
+    /// The environment variable that hands a successor this generation started its one-time token (the successor
+    /// removes it from its own environment once read, so its other children do not inherit it).
+    /// </summary>
+    public const string TokenVariable = "ASYNCSENDFD_UPGRADE_TOKEN";
+
+    /// <summary>Tokens are short ASCII strings (<see cref="NewToken"/> makes 64 hex digits).</summary>
+    public const int MaxTokenBytes = 256;
+
     // The version is part of the magic: a successor speaking another version is refused, never misread.
     private static ReadOnlySpan<byte> Magic => "ASFU/1"u8;
 
-    public static byte[] EncodeHello() => [Hello, .. Magic];
+    /// <summary>What the first message on a control connection says the peer is.</summary>
+    public enum Greeting
+    {
+        /// <summary>Not a first message of this protocol version.</summary>
+        Unknown,
 
-    public static bool IsHello(ReadOnlySpan<byte> payload) => payload.Length == 1 + Magic.Length && payload[0] == Hello && payload[1..].SequenceEqual(Magic);
+        /// <summary>A successor that wants to take over.</summary>
+        Hello,
+
+        /// <summary>A client asking for an upgrade and its result.</summary>
+        UpgradeRequest,
+    }
+
+    /// <summary>A fresh one-time token: 32 random bytes, as hex.</summary>
+    public static string NewToken() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>[H][magic][token, ASCII; empty when the successor has none].</summary>
+    public static byte[] EncodeHello(string? token) => [Hello, .. Magic, .. Encoding.ASCII.GetBytes(token ?? "")];
+
+    public static byte[] EncodeUpgradeRequest() => [UpgradeRequest, .. Magic];
+
+    /// <summary>What the peer says it is, and the token a hello carries (empty when none).</summary>
+    public static (Greeting Kind, string Token) ReadGreeting(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 1 + Magic.Length || !payload[1..(1 + Magic.Length)].SequenceEqual(Magic))
+        {
+            return (Greeting.Unknown, "");
+        }
+
+        ReadOnlySpan<byte> rest = payload[(1 + Magic.Length)..];
+        return payload[0] switch
+        {
+            Hello when rest.Length <= MaxTokenBytes && Ascii.IsValid(rest) => (Greeting.Hello, Encoding.ASCII.GetString(rest)),
+            UpgradeRequest when rest.IsEmpty => (Greeting.UpgradeRequest, ""),
+            _ => (Greeting.Unknown, ""),
+        };
+    }
+
+    /// <summary>[S][outcome:u8][successor pid:i32][UTF-8 error, empty on success].</summary>
+    public static byte[] EncodeResult(UpgradeResult result)
+    {
+        byte[] error = Encoding.UTF8.GetBytes(result.Error ?? "");
+        var buffer = new byte[6 + error.Length];
+        buffer[0] = Result;
+        buffer[1] = checked((byte)result.Outcome);
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(2), result.SuccessorProcessId);
+        error.CopyTo(buffer.AsSpan(6));
+        return buffer;
+    }
+
+    /// <exception cref="IOException">Not a result of this protocol version.</exception>
+    public static UpgradeResult DecodeResult(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < 6 || payload[0] != Result || !Enum.IsDefined((UpgradeOutcome)payload[1]))
+        {
+            throw new IOException("Malformed upgrade result.");
+        }
+
+        var outcome = (UpgradeOutcome)payload[1];
+        int processId = BinaryPrimitives.ReadInt32LittleEndian(payload[2..]);
+        return outcome == UpgradeOutcome.Succeeded
+            ? UpgradeResult.Success(processId)
+            : UpgradeResult.Failure(outcome, Encoding.UTF8.GetString(payload[6..]), processId);
+    }
 
     public static byte[] EncodeSignal(byte type) => [type];
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AsyncSendFd.Engine;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Diagnostics;
 
@@ -101,12 +102,12 @@ internal static class AsyncSendFdMetrics
     }
 
     /// <summary>The engine could not start (<c>epoll_create1</c>, <c>kqueue</c>, or its wake-up descriptor failed).</summary>
-    public static void EngineStartFailed(int errno) => EngineFailed("start", errno);
+    public static void EngineStartFailed(Errno errno) => EngineFailed("start", errno);
 
     /// <summary>The running engine's wait failed for good: every waiting call ended with <paramref name="errno"/>.</summary>
-    public static void EngineWaitFailed(int errno) => EngineFailed("wait", errno);
+    public static void EngineWaitFailed(Errno errno) => EngineFailed("wait", errno);
 
-    private static void EngineFailed(string stage, int errno)
+    private static void EngineFailed(string stage, Errno errno)
     {
         if (!EngineFailures.Enabled)
         {
@@ -114,7 +115,7 @@ internal static class AsyncSendFdMetrics
         }
 
         // error.type as .NET names the errno (SocketError), the name a SocketException from it would carry.
-        Marshal.SetLastPInvokeError(errno);
+        Marshal.SetLastPInvokeError(errno.Value);
         EngineFailures.Add(
             1,
             new KeyValuePair<string, object?>("stage", stage),

@@ -4,10 +4,10 @@ using System.Net.Sockets;
 namespace AsyncSendFd.Hosting.Tests.Support;
 
 /// <summary>
-/// Successor processes for <see cref="Upgrader.UpgradeAsync"/>, which waits for a connection from the very process it
-/// started (matched by the kernel's pid). The child is python3: it connects to the control socket, optionally as
-/// another user, and passes that connection back to the test over a link, so the test speaks the protocol in the
-/// child's name. The child exits when the test hangs up the link (or when the upgrader kills it).
+/// Successor processes for <see cref="Upgrader.UpgradeAsync"/>, which waits for a connection that presents the one-time
+/// token it put in the child's environment. The child is python3: it connects to the control socket, optionally as
+/// another user, and passes that connection and its token back to the test over a link, so the test speaks the
+/// protocol in the child's name. The child exits when the test hangs up the link (or when the upgrader kills it).
 /// </summary>
 internal sealed class ChildSuccessors : IDisposable
 {
@@ -22,7 +22,8 @@ internal sealed class ChildSuccessors : IDisposable
             os.setuid(uid)
         control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         control.connect(control_path)
-        socket.send_fds(link, [b"c"], [control.fileno()])
+        token = os.environ.get("ASYNCSENDFD_UPGRADE_TOKEN", "")
+        socket.send_fds(link, [b"t" + token.encode()], [control.fileno()])
         control.close()
         link.recv(1)
         """;
@@ -35,6 +36,8 @@ internal sealed class ChildSuccessors : IDisposable
 
     public ChildSuccessors(string directory, string controlPath)
     {
+        // Found now, not inside the upgrade's ready timeout: a version manager's shim alone can take two seconds.
+        _ = s_python.Value;
         _linkPath = Path.Combine(directory, "link.sock");
         _controlPath = controlPath;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -42,7 +45,6 @@ internal sealed class ChildSuccessors : IDisposable
         _listener.Listen(4);
     }
 
-    /// <summary>What the upgrader starts: a child that connects as this user, or as <paramref name="asUserId"/> (root only).</summary>
     /// <summary>Children started by <paramref name="serving"/>'s upgrades, as <paramref name="asUserId"/> when not -1.</summary>
     public static ChildSuccessors StartedBy(ServingGeneration serving, int asUserId = -1)
     {
@@ -51,6 +53,7 @@ internal sealed class ChildSuccessors : IDisposable
         return children;
     }
 
+    /// <summary>What the upgrader starts: a child that connects as this user, or as <paramref name="asUserId"/> (root only).</summary>
     public ProcessStartInfo StartInfo(int asUserId = -1)
     {
         var start = new ProcessStartInfo(s_python.Value) { UseShellExecute = false };
@@ -62,13 +65,17 @@ internal sealed class ChildSuccessors : IDisposable
         return start;
     }
 
-    /// <summary>The child's control connection, and the link whose disposal ends the child.</summary>
+    /// <summary>The child's control connection (with the token it was given), and the link whose disposal ends the child.</summary>
     public async Task<(FakeSuccessor Successor, Socket Link)> AcceptAsync()
     {
         using var guard = new CancellationTokenSource(Timeouts.Guard);
         Socket link = await _listener.AcceptAsync(guard.Token);
-        Socket control = await link.ReceiveSocketAsync(guard.Token);
-        return (new FakeSuccessor(control), link);
+        var data = new byte[1 + 256];
+        var fds = new Microsoft.Win32.SafeHandles.SafeFileHandle?[1];
+        FdReceiveResult received = await link.ReceiveFdsAsync(data, fds, guard.Token);
+        Assert.Equal(1, received.FdCount);
+        Socket control = fds[0]!.ToSocket();
+        return (new FakeSuccessor(control, System.Text.Encoding.ASCII.GetString(data, 1, received.BytesReceived - 1)), link);
     }
 
     public void Dispose() => _listener.Dispose();

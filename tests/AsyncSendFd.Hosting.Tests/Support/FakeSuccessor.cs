@@ -6,22 +6,26 @@ namespace AsyncSendFd.Hosting.Tests.Support;
 /// <summary>A successor written by hand: a connection to the control socket, spoken to frame by frame.</summary>
 internal sealed class FakeSuccessor : IDisposable
 {
-    public FakeSuccessor(Socket socket)
+    public FakeSuccessor(Socket socket, string token)
     {
         Socket = socket;
+        Token = token;
         Channel = new FdMessageChannel(socket);
     }
 
     public Socket Socket { get; }
 
+    /// <summary>The one-time token its hello presents: a child's from its environment, or the token file's.</summary>
+    public string Token { get; }
+
     public FdMessageChannel Channel { get; }
 
-    /// <summary>Connects from this process (so the serving generation sees this process's credentials).</summary>
-    public static async Task<FakeSuccessor> ConnectAsync(string socketPath)
+    /// <summary>Connects from this process (so the serving generation sees this process's credentials), with the token file's token.</summary>
+    public static async Task<FakeSuccessor> ConnectAsync(ServingGeneration serving)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
-        return new FakeSuccessor(socket);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(serving.SocketPath));
+        return new FakeSuccessor(socket, serving.FileToken());
     }
 
     public async Task SendAsync(byte[] payload, params SafeHandle[] fds) => await Channel.SendAsync(payload, fds);
@@ -33,10 +37,12 @@ internal sealed class FakeSuccessor : IDisposable
         return await Channel.ReceiveAsync(guard.Token);
     }
 
+    public Task SendHelloAsync() => SendAsync(Wire.Hello(Token));
+
     /// <summary>Says hello and reads the offer: its descriptor count (the offered descriptors are closed at once).</summary>
     public async Task<int> HelloAndOfferAsync()
     {
-        await SendAsync(Wire.Hello);
+        await SendHelloAsync();
         using FdMessage? offer = await ReceiveAsync();
         Assert.NotNull(offer);
         Assert.Equal(Wire.Offer, Wire.TypeOf(offer));

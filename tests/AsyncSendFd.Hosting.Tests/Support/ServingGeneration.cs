@@ -6,7 +6,8 @@ namespace AsyncSendFd.Hosting.Tests.Support;
 /// <summary>
 /// A first generation serving in this process: its control socket in a fresh directory, a TCP listener shared as
 /// "http" (the descriptor an upgrade must not take from it unless it succeeds), and a state payload. Successors made
-/// by <see cref="NewSuccessor"/> take over on the same path, in this process, through the real protocol.
+/// by <see cref="NewSuccessor"/> take over on the same path, in this process, through the real protocol: they are not
+/// its children, so they present the token file's token, as a supervisor-started successor would.
 /// </summary>
 internal sealed class ServingGeneration : IAsyncDisposable
 {
@@ -25,6 +26,8 @@ internal sealed class ServingGeneration : IAsyncDisposable
     public string SocketPath => Path.Combine(Directory, "upgrade.sock");
 
     public string PidPath => Path.Combine(Directory, "app.pid");
+
+    public string TokenPath => Path.Combine(Directory, "upgrade.token");
 
     public UpgradeOptions Options { get; }
 
@@ -46,6 +49,7 @@ internal sealed class ServingGeneration : IAsyncDisposable
             ReadyTimeout = readyTimeout,
             UpgradeOnSighup = false,
             SaveState = () => State,
+            TokenFile = Path.Combine(directory, "upgrade.token"),
         };
         var generation = new ServingGeneration(directory, options);
         options.SuccessorStartInfo = () =>
@@ -65,8 +69,11 @@ internal sealed class ServingGeneration : IAsyncDisposable
     /// <summary>A next generation on the same control socket, in this process, not started yet.</summary>
     public Upgrader NewSuccessor(ListLogger? log = null, string? pidFile = null) =>
         Track(new Upgrader(
-            new UpgradeOptions { SocketPath = SocketPath, ReadyTimeout = Timeouts.AmpleReady, UpgradeOnSighup = false, PidFile = pidFile },
+            new UpgradeOptions { SocketPath = SocketPath, ReadyTimeout = Timeouts.AmpleReady, UpgradeOnSighup = false, PidFile = pidFile, TokenFile = TokenPath },
             log));
+
+    /// <summary>The token a successor this generation did not start presents now (each is good for one attempt).</summary>
+    public string FileToken() => File.ReadAllText(TokenPath);
 
     /// <summary>Serving, not retired, its listener still open and accepting, its control socket still there.</summary>
     public async Task AssertStillServesAsync()
@@ -112,7 +119,8 @@ internal sealed class ServingGeneration : IAsyncDisposable
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    private Upgrader Track(Upgrader upgrader)
+    /// <summary>Disposed with this generation, newest first.</summary>
+    public Upgrader Track(Upgrader upgrader)
     {
         _upgraders.Add(upgrader);
         return upgrader;

@@ -14,7 +14,8 @@ internal static class Wire
     public const byte Commit = (byte)'C';
     public const byte Abort = (byte)'A';
 
-    public static byte[] Hello => "HASFU/1"u8.ToArray();
+    /// <summary>[H]ASFU/1 then the one-time token, ASCII.</summary>
+    public static byte[] Hello(string token) => [.. "HASFU/1"u8, .. Encoding.ASCII.GetBytes(token)];
 
     public static byte[] Signal(byte type) => [type];
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using AsyncSendFd.Engine;
+using AsyncSendFd.Syscalls;
 using AsyncSendFd.Tests.Support;
 using Microsoft.Win32.SafeHandles;
 using static AsyncSendFd.Tests.Support.Timeouts;
@@ -136,20 +137,21 @@ public sealed class MetricsTests
                 if (Interlocked.Increment(ref attempts) == 1)
                 {
                     backend = null;
-                    return emfile;
+                    return new Errno(emfile);
                 }
 
                 return EngineHost.CreatePlatformBackend(out backend);
             },
-            inlineCompletions: false);
+            pollers: 3,
+            alwaysInline: false);
         using var pair = SocketPair.Create();
         var readiness = new SocketReadiness(pair.Right.SafeHandle, host);
         int fd = (int)pair.Right.SafeHandle.DangerousGetHandle();
 
-        Assert.Equal(emfile, await readiness.WaitAsync(Interest.Read, fd, default).AsTask().WaitAsync(Guard));
-        ValueTask<int> working = readiness.WaitAsync(Interest.Read, fd, default);
+        Assert.Equal(emfile, (await readiness.WaitAsync(Interest.Read, fd, default).AsTask().WaitAsync(Guard)).Value);
+        ValueTask<Errno> working = readiness.WaitAsync(Interest.Read, fd, default);
         pair.Left.Send([1]);
-        Assert.Equal(ReadinessWaiter.Ready, await working.AsTask().WaitAsync(Guard));
+        Assert.Equal(Errno.Success, await working.AsTask().WaitAsync(Guard));
 
         MeterRecorder.Recorded failure = Assert.Single(metrics.Of("asyncsendfd.engine.failures"));
         Assert.Equal(("start", nameof(SocketError.TooManyOpenSockets)), (failure.Tag("stage"), failure.Tag("error.type")));
@@ -364,15 +366,15 @@ public sealed class ProcessMetricsTests
     {
         using MeterRecorder metrics = MeterRecorder.OfProcess(Meter);
         using var failing = new FailsWhenToldBackend();
-        var host = new EngineHost((out IReadinessBackend? backend) => { backend = failing; return 0; }, inlineCompletions: false);
+        var host = new EngineHost((out IReadinessBackend? backend) => { backend = failing; return Errno.Success; }, pollers: 3, alwaysInline: false);
         using var pair = SocketPair.Create();
         var readiness = new SocketReadiness(pair.Right.SafeHandle, host);
 
-        ValueTask<int> waiting = readiness.WaitAsync(Interest.Read, (int)pair.Right.SafeHandle.DangerousGetHandle(), default);
+        ValueTask<Errno> waiting = readiness.WaitAsync(Interest.Read, (int)pair.Right.SafeHandle.DangerousGetHandle(), default);
         failing.FailNextWait(Linux.LibC.EINVAL);
-        int outcome = await waiting.AsTask().WaitAsync(Guard);
+        Errno outcome = await waiting.AsTask().WaitAsync(Guard);
 
-        Assert.Equal(Linux.LibC.EINVAL, outcome);
+        Assert.Equal(Linux.LibC.EINVAL, outcome.Value);
         MeterRecorder.Recorded failure = Assert.Single(metrics.Of("asyncsendfd.engine.failures"));
         Assert.Equal(("wait", nameof(SocketError.InvalidArgument)), (failure.Tag("stage"), failure.Tag("error.type")));
     }
@@ -427,13 +429,14 @@ public sealed class ProcessMetricsTests
             _fail.Release();
         }
 
-        public int Arm(int fd, ulong token, Interest interest, Interest added, ref bool known) => 0;
+        public Errno Register(int fd, ulong token, Interest interest) => Errno.Success;
 
-        public int Wait(Span<ReadinessEvent> events, int timeoutMilliseconds) =>
-            _fail.Wait(timeoutMilliseconds < 0 ? 50 : Math.Min(timeoutMilliseconds, 50)) ? -Volatile.Read(ref _errno) : 0;
+        public Errno Reregister(int fd, ulong token, Interest interest) => Errno.Success;
 
-        public void Wake()
+        public Errno Wait(Span<ReadinessEvent> events, int timeoutMilliseconds, out int count)
         {
+            count = 0;
+            return _fail.Wait(50) ? new Errno(Volatile.Read(ref _errno)) : Errno.Success;
         }
 
         public void Dispose() => _fail.Dispose();
