@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using AsyncSendFd.Hosting.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
 using AsyncSendFd.Hosting.Serving;
@@ -162,6 +163,7 @@ public sealed class Upgrader : IAsyncDisposable
         }
 
         await _servingSide.ServeAsync(Generation, _successorSide.PredecessorExited, _successorSide.PredecessorProcessId).ConfigureAwait(false);
+        UpgradeMetrics.StartedServing(this);
     }
 
     /// <summary>Takes an inherited descriptor: the caller owns it from now on.</summary>

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Framing;
 using AsyncSendFd.Sockets;
 using CommunityToolkit.HighPerformance.Buffers;
@@ -158,6 +159,7 @@ public sealed class FdMessageChannel
             int fdCount = fds.Count;
             if (header.FdCount != fdCount || header.PayloadLength < 0 || header.PayloadLength > _maxPayloadLength)
             {
+                AsyncSendFdMetrics.MessageRefused(RefusalReason.BadFrame, fdCount);
                 DisposeAll(fds);
                 throw new IOException(
                     $"Bad frame: header announces {header.PayloadLength} bytes and {header.FdCount} descriptors, "
@@ -171,6 +173,7 @@ public sealed class FdMessageChannel
                 if (result.FdCount > 0)
                 {
                     TakeSlots(result.FdCount, fds);
+                    AsyncSendFdMetrics.MessageRefused(RefusalReason.BadFrame, fds.Count);
                     DisposeAll(fds);
                     throw new IOException("Bad frame: descriptors arrived on payload bytes.");
                 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using AsyncSendFd.Hosting.Diagnostics;
 using AsyncSendFd.Hosting.Internal;
 using AsyncSendFd.Hosting.Protocol;
 using AsyncSendFd.Native.Interop.Unix;
@@ -110,7 +111,9 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     /// its connection, hand over, wait until it is ready. Failures are results; both outcomes are logged, and told
     /// to systemd (<c>RELOADING=1</c>, then <c>READY=1</c> with the outcome; the successor says it on success).
     /// </summary>
-    public async Task<UpgradeResult> UpgradeAsync(string trigger, CancellationToken cancellationToken)
+    public Task<UpgradeResult> UpgradeAsync(string trigger, CancellationToken cancellationToken) => UpgradeMetrics.TimeAsync(() => RunUpgradeAsync(trigger, cancellationToken));
+
+    private async Task<UpgradeResult> RunUpgradeAsync(string trigger, CancellationToken cancellationToken)
     {
         if (NotReadyForUpgrade() is { } refusal)
         {
@@ -327,10 +330,11 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             return;
         }
 
-        string? notNow = NotReadyForUpgrade()?.Reason;
+        (UpgradeOutcome Outcome, string Reason)? notNow = NotReadyForUpgrade();
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
-            await RefuseAsync(connection, notNow ?? "another upgrade is running").ConfigureAwait(false);
+            UpgradeMetrics.Ended(notNow?.Outcome ?? UpgradeOutcome.AlreadyInProgress);
+            await RefuseAsync(connection, notNow?.Reason ?? "another upgrade is running").ConfigureAwait(false);
             return;
         }
 
@@ -340,7 +344,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             await SystemdNotifier.NotifyAsync(logger, SystemdNotifier.Reloading()).ConfigureAwait(false);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             deadline.CancelAfter(options.ReadyTimeout);
-            await ReportAsync(await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false)).ConfigureAwait(false);
+            await ReportAsync(await UpgradeMetrics.TimeAsync(() => HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token)).ConfigureAwait(false)).ConfigureAwait(false);
         }
         finally
         {
@@ -384,6 +388,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             byte[] state = options.SaveState is { } save ? save().ToArray() : [];
             Log.HandingOver(logger, successor, peer.UserId, names.Length - 1, string.Join(", ", names.SkipLast(1)), state.Length);
             await connection.SendAsync(UpgradeWire.EncodeOffer(_generation + 1, Environment.ProcessId, names, state), handles, deadline).ConfigureAwait(false);
+            UpgradeMetrics.HandedOver(handles.Length);
 
             using (FdMessage? ready = await connection.ReceiveOrGiveUpAsync(deadline).ConfigureAwait(false))
             {
@@ -418,6 +423,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
 
             retired = Retire(connection);
             Log.Retiring(logger, successor, _generation);
+            UpgradeMetrics.Ended(UpgradeOutcome.Succeeded);
             return UpgradeResult.Success(successor);
         }
         catch (OperationCanceledException)
@@ -501,6 +507,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             Log.UpgradeFailedNotServing(logger, reason);
         }
 
+        UpgradeMetrics.Ended(outcome);
         return UpgradeResult.Failure(outcome, reason, processId);
     }
 }

@@ -31,6 +31,23 @@ internal sealed class DescriptorRegistration(ReadinessEngine engine, int fd)
     /// <summary>Whether any call waits here; read without the lock by the scan, which re-checks under it.</summary>
     public bool HasWaiters => Volatile.Read(ref _waiters) is not null;
 
+    /// <summary>How many calls wait here in each direction, for the metrics.</summary>
+    public (int Receives, int Sends) CountWaiters()
+    {
+        int receives = 0;
+        int sends = 0;
+        lock (_lock)
+        {
+            for (ReadinessWaiter? waiter = _waiters; waiter is not null; waiter = waiter.Next)
+            {
+                receives += waiter.Direction == Interest.Read ? 1 : 0;
+                sends += waiter.Direction == Interest.Write ? 1 : 0;
+            }
+        }
+
+        return (receives, sends);
+    }
+
     /// <summary>The token of the current generation: the generation above the descriptor number.</summary>
     private ulong Token => ((ulong)_generation << 32) | (uint)fd;
 

@@ -1,3 +1,4 @@
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
@@ -28,6 +29,9 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int po
     /// </summary>
     public static int DefaultPollers => Math.Clamp(Environment.ProcessorCount + 1, 3, 5);
 
+    /// <summary>The engine last started, failed or not; <see langword="null"/> before the first wait.</summary>
+    public ReadinessEngine? Current => Volatile.Read(ref _current);
+
     /// <summary>The running engine, started if need be.</summary>
     /// <returns><see cref="Errno.Success"/>, or the errno that kept it from starting.</returns>
     public Errno TryGetEngine(out ReadinessEngine? engine)
@@ -50,11 +54,13 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int po
             if (!errno.IsSuccess)
             {
                 engine = null;
+                AsyncSendFdMetrics.EngineStartFailed(errno);
                 return errno;
             }
 
             engine = new ReadinessEngine(backend!, pollers, alwaysInline, startThread);
             Volatile.Write(ref _current, engine);
+            AsyncSendFdMetrics.EngineStarted();
             return Errno.Success;
         }
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
@@ -86,6 +87,24 @@ internal sealed class ReadinessEngine
 
     /// <summary>The errno the engine's wait failed with; <see cref="Errno.Success"/> while it runs.</summary>
     public Errno FailureErrno => new(_failureErrno);
+
+    /// <summary>Calls waiting now in each direction (the <c>asyncsendfd.waits.active</c> instrument): a snapshot when it is read.</summary>
+    public (int Receives, int Sends) CountWaits()
+    {
+        int receives = 0;
+        int sends = 0;
+        foreach (DescriptorRegistration? registration in Volatile.Read(ref _registrations))
+        {
+            if (registration is { HasWaiters: true })
+            {
+                (int registrationReceives, int registrationSends) = registration.CountWaiters();
+                receives += registrationReceives;
+                sends += registrationSends;
+            }
+        }
+
+        return (receives, sends);
+    }
 
     /// <summary>Links <paramref name="waiter"/> into <paramref name="fd"/>'s registration and arms the kernel if need be.</summary>
     /// <returns><see cref="Errno.Success"/> while it waits; otherwise the caller completes it.</returns>
@@ -265,6 +284,11 @@ internal sealed class ReadinessEngine
     /// </summary>
     private void Fail(Errno errno)
     {
+        if (Interlocked.CompareExchange(ref _failureErrno, errno.Value, 0) == 0)
+        {
+            AsyncSendFdMetrics.EngineWaitFailed(errno); // once per engine, though every poller's wait may fail
+        }
+
         // Set before the sweep takes each registration's lock: an arming call either is swept or sees the failure.
         _failureErrno = errno.Value;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Sockets;
 using AsyncSendFd.Syscalls;
@@ -124,6 +125,7 @@ internal static class ReceiveLoop
         if (received > 0 || descriptors > 0)
         {
             result = TShape.Received(received, descriptors, slots);
+            AsyncSendFdMetrics.MessageReceived(descriptors);
         }
         else if (SocketContext.IsDisposed(socket))
         {
@@ -169,6 +171,7 @@ internal static class ReceiveLoop
         {
             // Closed before the exception is built: an allocation failing there must not leak them.
             ReceivedDescriptors.CloseAll(raw);
+            AsyncSendFdMetrics.MessageRefused(controlTruncated ? RefusalReason.ControlTruncated : dataTruncated ? RefusalReason.DataTruncated : RefusalReason.TooManyDescriptors, count);
             throw controlTruncated ? Exceptions.ControlDataTruncated()
                 : dataTruncated ? Exceptions.DataTruncated(data.Length)
                 : Exceptions.TooManyDescriptors(count, slots.Length);

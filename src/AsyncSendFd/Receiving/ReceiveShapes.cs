@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Sockets;
 using Microsoft.Win32.SafeHandles;
 
@@ -45,13 +46,14 @@ internal readonly struct OneDescriptorShape : IReceiveShape<SafeFileHandle>
         // More than one never gets here: the single slot refused them, and they were closed.
         if (descriptors == 0)
         {
-            throw Exceptions.NotOneDescriptor(0);
+            throw NoDescriptor();
         }
 
         if (bytes == 0)
         {
             // A datagram or seqpacket message with a descriptor but no data byte: not the 1-to-4-byte format.
             slots[0]!.Dispose();
+            AsyncSendFdMetrics.MessageRefused(RefusalReason.NoDataByte, 1);
             throw Exceptions.NoDataByte();
         }
 
@@ -61,7 +63,14 @@ internal readonly struct OneDescriptorShape : IReceiveShape<SafeFileHandle>
     public static SafeFileHandle AtEndOfStream() =>
         throw new EndOfStreamException("The peer closed the connection before sending a descriptor.");
 
-    public static SafeFileHandle EmptyDatagram() => throw Exceptions.NotOneDescriptor(0);
+    public static SafeFileHandle EmptyDatagram() => throw NoDescriptor();
+
+    /// <summary>Counts the refusal of a message that carried no descriptor, and builds its exception.</summary>
+    public static IOException NoDescriptor()
+    {
+        AsyncSendFdMetrics.MessageRefused(RefusalReason.NoDescriptor, 0);
+        return Exceptions.NotOneDescriptor(0);
+    }
 }
 
 /// <summary>One descriptor adopted as a <see cref="Socket"/> (<c>ReceiveSocket*</c>).</summary>
@@ -70,10 +79,17 @@ internal readonly struct SocketShape : IReceiveShape<Socket>
     public static bool IsOneDescriptor => true;
 
     public static Socket Received(int bytes, int descriptors, Span<SafeFileHandle?> slots) =>
-        SocketAdoption.TryAdopt(OneDescriptorShape.Received(bytes, descriptors, slots)) ?? throw Exceptions.NotASocket();
+        SocketAdoption.TryAdopt(OneDescriptorShape.Received(bytes, descriptors, slots)) ?? throw NotASocket();
 
     public static Socket AtEndOfStream() =>
         throw new EndOfStreamException("The peer closed the connection before sending a socket.");
 
-    public static Socket EmptyDatagram() => throw Exceptions.NotOneDescriptor(0);
+    public static Socket EmptyDatagram() => throw OneDescriptorShape.NoDescriptor();
+
+    /// <summary>Counts the refusal of a descriptor that is no socket (adoption closed it), and builds its exception.</summary>
+    private static IOException NotASocket()
+    {
+        AsyncSendFdMetrics.MessageRefused(RefusalReason.NotASocket, 1);
+        return Exceptions.NotASocket();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using AsyncSendFd.Diagnostics;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Sockets;
 using AsyncSendFd.Syscalls;
@@ -168,6 +169,7 @@ internal static class SendLoop
             sent += written;
         }
 
+        AsyncSendFdMetrics.MessageSent(handles.Count);
         return true;
     }
 }
