@@ -2,9 +2,14 @@
 # One entry point for the README's commands, so a fresh machine needs nothing installed by hand.
 #   ./build.sh test   installs what the tests need (gcc for the layout tests, clang for the NativeAOT
 #                     publish, python3 for interoperability; apt-get on Linux, the Xcode tools on macOS),
-#                     builds with warnings as errors, runs every test (Linux-only ones are skipped on macOS)
+#                     builds with warnings as errors, runs every test project (Linux-only tests are skipped
+#                     on macOS), and ends with the totals over all of them: "N passed, N failed".
+#                     Exits non-zero on any failure. Each project's results are also kept as a .trx file
+#                     in tests/<project>/TestResults.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+step() { printf '==> %s\n' "$*"; }
 
 ensure_packages() {
   local missing=()
@@ -12,6 +17,7 @@ ensure_packages() {
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
   done
   if [ ${#missing[@]} -eq 0 ]; then
+    step "gcc, clang and python3 are installed"
     return
   fi
   if [ "$(uname -s)" = "Darwin" ]; then
@@ -19,16 +25,65 @@ ensure_packages() {
     echo "Missing ${missing[*]}: run 'xcode-select --install' (cc, clang, python3) and try again." >&2
     exit 1
   fi
-  echo "Installing ${missing[*]}..."
+  step "installing ${missing[*]} (apt-get)"
   local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+# The number in attribute $1 of the <Counters> element of the .trx file $2 (0 when absent).
+counter() {
+  local value
+  value=$(grep -o "<Counters [^>]*>" "$2" | grep -o " $1=\"[0-9]*\"" | grep -o "[0-9][0-9]*" | head -n 1 || true)
+  echo "${value:-0}"
+}
+
+run_tests() {
+  local projects=() names=() dir
+  for dir in tests/*/; do
+    if ls "$dir"*.csproj >/dev/null 2>&1; then
+      projects+=("${dir%/}")
+      names+=("$(basename "$dir")")
+      rm -f "$dir"TestResults/*.trx # this run's results only
+    fi
+  done
+
+  # One dotnet test over the solution runs the projects side by side, which is faster than one after another.
+  step "testing ${names[*]} (side by side; the integration tests, with their NativeAOT publishes, take longest)"
+  local status=0 started=$SECONDS
+  dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal" --logger trx || status=$?
+  step "tests ran in $((SECONDS - started)) s"
+
+  local passed=0 failed=0 project trx p f s
+  for project in "${projects[@]}"; do
+    trx=$(ls -t "$project"/TestResults/*.trx 2>/dev/null | head -n 1 || true)
+    if [ -z "$trx" ]; then
+      step "$(basename "$project"): no results (its test run did not finish)"
+      failed=$((failed + 1))
+      continue
+    fi
+    p=$(counter passed "$trx")
+    f=$(( $(counter failed "$trx") + $(counter error "$trx") + $(counter timeout "$trx") + $(counter aborted "$trx") ))
+    s=$(counter notExecuted "$trx")
+    step "$(basename "$project"): $p passed, $f failed, $s skipped"
+    passed=$((passed + p))
+    failed=$((failed + f))
+  done
+
+  if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # dotnet test failed without a failed test to show for it (a test host that crashed, say)
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
 }
 
 case "${1:-test}" in
   test)
     ensure_packages cc:gcc clang:clang python3:python3
+    step "building AsyncSendFd.sln (Release, warnings as errors; a first build restores the packages and takes a few minutes)"
+    started=$SECONDS
     dotnet build AsyncSendFd.sln -c Release -warnaserror
-    dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal"
+    step "built in $((SECONDS - started)) s"
+    run_tests
     ;;
   *)
     echo "usage: $0 test" >&2

@@ -10,6 +10,7 @@ public static class Program
     /// <c>--soak N</c>: N descriptors (default 1,000,000) through every API shape, watching for leaks.
     /// <c>--chaos SECONDS [--seed N]</c>: the chaos run, every invariant checked under injected faults; exits 1 on any violation.
     /// <c>--scale-worker lib|net</c>: a child of the quick harness's scale scenario, driven over stdin.
+    /// <c>--shm-worker PATH BUFFER</c>: the other process of the shared-memory scenario (<c>--quick --only shm</c>).
     /// Anything else goes to BenchmarkDotNet's switcher, e.g. <c>--filter '*'</c>.
     /// </summary>
     public static int Main(string[] args)
@@ -30,6 +31,12 @@ public static class Program
         if (worker >= 0)
         {
             return ScaleWorker.Run(worker + 1 < args.Length ? args[worker + 1] : string.Empty);
+        }
+
+        int shmWorker = Array.IndexOf(args, "--shm-worker");
+        if (shmWorker >= 0)
+        {
+            return SharedMemoryWorker.Run(args[(shmWorker + 1)..]);
         }
 
         if (args.Contains("--quick"))

@@ -14,7 +14,7 @@ namespace AsyncSendFd;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Small messages are copied with their header into one pooled buffer and leave in one sendmsg;
+/// Small messages are copied with their header into one pooled buffer and sent in one call;
 /// payloads of <see cref="CopyThreshold"/> bytes or more are sent from the caller's memory, after the
 /// header. Received payloads land in pooled buffers (<see cref="FdMessage"/> returns them).
 /// </para>
@@ -25,9 +25,11 @@ namespace AsyncSendFd;
 /// <para>
 /// Cancellation is honoured through the whole frame, so a peer that stalls midway pins nobody. Canceled
 /// before the frame's first byte moved, a call leaves the stream as it was. Abandoned after that (canceled,
-/// broken or failed), the frame's descriptors are closed and the channel is faulted: the stream is out of
-/// step, and every later call throws <see cref="InvalidOperationException"/>. One sendmsg that has started
-/// still completes (see <see cref="SocketFdExtensions.SendFdsAsync"/>).
+/// broken or failed), and also when a send fails before its first byte for any reason but cancellation or a bad
+/// argument, or a frame is refused on its first read, the frame's descriptors are closed and the channel is
+/// faulted: the stream is out of step, and every later call, send or receive, throws
+/// <see cref="InvalidOperationException"/>. One sendmsg that has started still completes (see
+/// <see cref="SocketFdExtensions.SendFdsAsync"/>).
 /// </para>
 /// </remarks>
 public sealed class FdMessageChannel
@@ -125,7 +127,12 @@ public sealed class FdMessageChannel
     /// <exception cref="SocketException">The receive failed.</exception>
     /// <exception cref="OperationCanceledException">Canceled; if the frame had started, the channel is now faulted.</exception>
     /// <exception cref="InvalidOperationException">An earlier frame was abandoned midway: the channel is faulted.</exception>
-    /// <remarks>Every exception thrown after the frame's first byte arrived faults the channel.</remarks>
+    /// <remarks>
+    /// Every exception thrown after the frame's first byte arrived faults the channel, and so does an
+    /// <see cref="IOException"/> on its first read (a frame refused because, say, this process was out of descriptors
+    /// and the kernel truncated its control data): the refused read consumed bytes of the frame, so the stream is out
+    /// of step.
+    /// </remarks>
     public async ValueTask<FdMessage?> ReceiveAsync(CancellationToken cancellationToken = default)
     {
         await _receiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -176,9 +183,10 @@ public sealed class FdMessageChannel
             fds.Clear();
             return message;
         }
-        catch (Exception e) when (received > 0)
+        catch (Exception e) when (received > 0 || e is IOException)
         {
-            // Part of a frame was consumed: the next byte is no frame's start, so nothing more can be read.
+            // Part of a frame was consumed (a message refused on the first read, MSG_CTRUNC say, was consumed too):
+            // the next byte is no frame's start, so nothing more can be read.
             DisposeAll(fds);
             Fault(e);
             throw;

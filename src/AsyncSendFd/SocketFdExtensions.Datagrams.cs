@@ -36,7 +36,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return SendLoop.SendAsync(socket, data, HandleLease.Of(fds.Span, nameof(fds)), NativeAddress(remoteEndPoint), cancellationToken);
+        return SendLoop.SendAsync(socket, data, OutgoingHandles.Of(fds.Span, nameof(fds)), NativeAddress(remoteEndPoint), cancellationToken);
     }
 
     /// <summary>
@@ -52,14 +52,14 @@ public static partial class SocketFdExtensions
     /// <exception cref="ArgumentException">A handle is invalid.</exception>
     /// <exception cref="ArgumentOutOfRangeException">More than <see cref="MaxFdsPerMessage"/> descriptors.</exception>
     /// <include file="Docs/Exceptions.xml" path="exceptions/unix-socket/*"/>
-    /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination.</exception>
+    /// <exception cref="SocketException">The send failed, e.g. nobody is bound at the destination, or <see cref="Socket.SendTimeout"/> passed.</exception>
     public static void SendFdsTo(this Socket socket, ReadOnlySpan<byte> data, ReadOnlySpan<SafeHandle> fds, UnixDomainSocketEndPoint remoteEndPoint)
     {
         Validate.Socket(socket);
         Validate.Handles(fds, nameof(fds));
         ArgumentNullException.ThrowIfNull(remoteEndPoint);
         Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
-        SendLoop.Send(socket, data, HandleLease.Of(fds, nameof(fds)), NativeAddress(remoteEndPoint).Span);
+        SendLoop.Send(socket, data, OutgoingHandles.Of(fds, nameof(fds)), NativeAddress(remoteEndPoint).Span);
     }
 
     /// <summary>The <c>sockaddr_un</c> bytes, which .NET's <see cref="SocketAddress"/> holds in the platform's own layout.</summary>

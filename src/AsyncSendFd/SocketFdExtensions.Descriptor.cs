@@ -34,7 +34,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return SendLoop.SendAsync(socket, FourZeroBytes, HandleLease.Of(fd), default, cancellationToken);
+        return SendLoop.SendAsync(socket, FourZeroBytes, OutgoingHandles.One(fd), default, cancellationToken);
     }
 
     /// <summary>Sends one descriptor on four zero bytes, blocking until it is written.</summary>
@@ -49,7 +49,7 @@ public static partial class SocketFdExtensions
     {
         Validate.Socket(socket);
         Validate.Handle(fd, nameof(fd));
-        SendLoop.Send(socket, FourZeroBytes, HandleLease.Of(fd), default);
+        SendLoop.Send(socket, FourZeroBytes, OutgoingHandles.One(fd), default);
     }
 
     /// <summary>

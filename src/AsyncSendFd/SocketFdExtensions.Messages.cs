@@ -32,7 +32,7 @@ public static partial class SocketFdExtensions
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        return SendLoop.SendAsync(socket, data, HandleLease.Of(fds.Span, nameof(fds)), default, cancellationToken);
+        return SendLoop.SendAsync(socket, data, OutgoingHandles.Of(fds.Span, nameof(fds)), default, cancellationToken);
     }
 
     /// <summary>Sends <paramref name="data"/> with up to <see cref="MaxFdsPerMessage"/> descriptors, blocking until all is written.</summary>
@@ -50,7 +50,7 @@ public static partial class SocketFdExtensions
         Validate.Socket(socket);
         Validate.Handles(fds, nameof(fds));
         Validate.DataCarriesDescriptors(socket, data.Length, fds.Length);
-        SendLoop.Send(socket, data, HandleLease.Of(fds, nameof(fds)), default);
+        SendLoop.Send(socket, data, OutgoingHandles.Of(fds, nameof(fds)), default);
     }
 
     /// <summary>Receives one message: its bytes into <paramref name="data"/>, its descriptors into <paramref name="fds"/>.</summary>

@@ -7,9 +7,12 @@ namespace AsyncSendFd;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Ownership: a sent handle stays the caller's; it is neither closed nor disposed, and is referenced
-/// for the length of the call so a concurrent Dispose cannot close it mid-send. A received handle is
-/// the caller's to dispose; it owns its descriptor, which is close-on-exec.
+/// Ownership: a sent handle stays the caller's; it is neither closed nor disposed, and is referenced only
+/// around the sendmsg that carries it (a socket's descriptor is copied for it instead, so that disposing the
+/// socket never shuts it down), so a concurrent Dispose cannot close it mid-syscall and never waits for a
+/// send that is waiting (the send then fails with <see cref="ObjectDisposedException"/> before its first
+/// byte). A received handle is the caller's to dispose; it owns its descriptor, which is close-on-exec.
+/// The full contract is docs/contract.md in the repository.
 /// </para>
 /// <para>
 /// The library must own every read on a socket that receives descriptors: a plain

@@ -16,7 +16,7 @@ internal static class QuickHarness
     private const double WarmupSeconds = 0.4;
 
     /// <summary>
-    /// Options: <c>--rounds N</c>, <c>--round-ms N</c>, <c>--only ping-pong|pipeline|batch|scale</c>,
+    /// Options: <c>--rounds N</c>, <c>--round-ms N</c>, <c>--only ping-pong|pipeline|batch|scale|shm</c> (shm runs only when named),
     /// <c>--scale-counts 0,1000,5000,9000</c> and <c>--pairs 1,100,1000</c> (see <see cref="ScaleHarness"/>);
     /// <c>--diag SCENARIO-managed|SCENARIO-raw</c> runs that one variant alone for ~3 s (for perf stat / strace),
     /// <c>--diag scale-CONFIG-N</c> one scale configuration (<see cref="ScaleHarness.Diagnose"/>).
@@ -34,9 +34,9 @@ internal static class QuickHarness
         int only = Array.IndexOf(args, "--only");
         string? scenario = only >= 0 && only + 1 < args.Length ? args[only + 1] : null;
         bool Selected(string name) => scenario is null || scenario == name;
-        if (scenario is not (null or "ping-pong" or "pipeline" or "batch" or "scale"))
+        if (scenario is not (null or "ping-pong" or "pipeline" or "batch" or "scale" or "shm"))
         {
-            Console.Error.WriteLine($"Unknown scenario {scenario}: ping-pong, pipeline, batch or scale.");
+            Console.Error.WriteLine($"Unknown scenario {scenario}: ping-pong, pipeline, batch, scale or shm.");
             return 2;
         }
 
@@ -100,6 +100,13 @@ internal static class QuickHarness
             (int scalePassed, int scaleChecked) = ScaleHarness.Run(args, rounds, roundSeconds);
             passed += scalePassed;
             checkedTargets += scaleChecked;
+        }
+
+        if (scenario == "shm")
+        {
+            (int shmPassed, int shmChecked) = SharedMemoryHarness.Run(args, rounds, roundSeconds);
+            passed += shmPassed;
+            checkedTargets += shmChecked;
         }
 
         Console.WriteLine();

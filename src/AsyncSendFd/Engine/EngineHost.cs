@@ -1,28 +1,41 @@
+using AsyncSendFd.Syscalls;
+
 namespace AsyncSendFd.Engine;
 
 /// <summary>
 /// Starts the engine on the first wait and again after a failure. A failed start is not cached: the next wait
 /// tries again, so running out of descriptors once does not break every later async call.
 /// </summary>
-internal sealed class EngineHost(EngineHost.BackendFactory createBackend, bool inlineCompletions)
+/// <param name="createBackend">Creates the kernel's queue.</param>
+/// <param name="pollers">How many poller threads an engine runs.</param>
+/// <param name="alwaysInline">The inline-completions opt-in.</param>
+/// <param name="startThread">Starts a poller thread; a test's seam.</param>
+internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int pollers, bool alwaysInline, Action<Thread>? startThread = null)
 {
     /// <summary>Creates a backend, or returns the errno.</summary>
-    public delegate int BackendFactory(out IReadinessBackend? backend);
+    public delegate Errno BackendFactory(out IReadinessBackend? backend);
 
     private readonly Lock _lock = new();
     private ReadinessEngine? _current;
 
     /// <summary>The process's engine: epoll on Linux, kqueue on macOS.</summary>
-    public static EngineHost Shared { get; } = new(CreatePlatformBackend, InlineCompletionsSwitch.IsEnabled);
+    public static EngineHost Shared { get; } = new(CreatePlatformBackend, DefaultPollers, InlineCompletionsSwitch.IsEnabled);
+
+    /// <summary>
+    /// Enough pollers that one is in the kernel's wait while the others run continuations: one more than the
+    /// processors that can run them at once, and at least three, so a reply that lands while its sender's
+    /// continuation finishes still finds a poller free to run it.
+    /// </summary>
+    public static int DefaultPollers => Math.Clamp(Environment.ProcessorCount + 1, 3, 5);
 
     /// <summary>The running engine, started if need be.</summary>
-    /// <returns>0, or the errno that kept it from starting.</returns>
-    public int TryGetEngine(out ReadinessEngine? engine)
+    /// <returns><see cref="Errno.Success"/>, or the errno that kept it from starting.</returns>
+    public Errno TryGetEngine(out ReadinessEngine? engine)
     {
         engine = Volatile.Read(ref _current);
         if (engine is not null && !engine.HasFailed)
         {
-            return 0;
+            return Errno.Success;
         }
 
         lock (_lock)
@@ -30,38 +43,38 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, bool i
             engine = _current;
             if (engine is not null && !engine.HasFailed)
             {
-                return 0;
+                return Errno.Success;
             }
 
-            int errno = createBackend(out IReadinessBackend? backend);
-            if (errno != 0)
+            Errno errno = createBackend(out IReadinessBackend? backend);
+            if (!errno.IsSuccess)
             {
                 engine = null;
                 return errno;
             }
 
-            engine = new ReadinessEngine(backend!, inlineCompletions);
+            engine = new ReadinessEngine(backend!, pollers, alwaysInline, startThread);
             Volatile.Write(ref _current, engine);
-            return 0;
+            return Errno.Success;
         }
     }
 
-    internal static int CreatePlatformBackend(out IReadinessBackend? backend)
+    internal static Errno CreatePlatformBackend(out IReadinessBackend? backend)
     {
-        int errno;
-        if (OperatingSystem.IsLinux())
+        Errno errno;
+        if (Os.IsLinux)
         {
             errno = EpollBackend.TryCreate(out EpollBackend? epoll);
             backend = epoll;
         }
-        else if (OperatingSystem.IsMacOS())
+        else if (Os.IsMacOS)
         {
             errno = KqueueBackend.TryCreate(out KqueueBackend? kqueue);
             backend = kqueue;
         }
         else
         {
-            throw new PlatformNotSupportedException();
+            throw Os.NotSupported();
         }
 
         return errno;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using AsyncSendFd.Native.Interop.Unix;
+using AsyncSendFd.Syscalls;
 using Linux = AsyncSendFd.Native.Interop.Linux;
 
 namespace AsyncSendFd.Engine;
@@ -13,135 +14,100 @@ namespace AsyncSendFd.Engine;
 /// but the event thread wakes on every message the peer sends, waited for or not (measured here: one wake-up per
 /// four descriptors in a busy pipeline, 40% of its throughput). tokio absorbs those wake-ups because the worker
 /// that is about to park runs the reactor itself; a .NET library has no such worker. So this backend pays one
-/// epoll_ctl per wait instead, and the thread wakes only for a waiter. Level-triggered arming also closes the race
+/// epoll_ctl per wait instead, and the threads wake only for a waiter. Level-triggered arming also closes the race
 /// between a failed recvmsg and the arm: data that came in between is reported at once.
 /// </remarks>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class EpollBackend : IReadinessBackend
 {
-    /// <summary>The wake eventfd's token; a registration's token is never 0.</summary>
-    private const ulong WakeToken = 0;
+    private const int Capacity = 64;
 
-    private const int Capacity = 256;
+    /// <summary>The kernel packs <c>struct epoll_event</c> on x86 and x86-64 only; the library is built for any CPU.</summary>
+    private static readonly bool IsPacked = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86;
 
     private readonly int _epoll;
-    private readonly int _wake;
-    private readonly EpollEventLayout _layout = EpollEventLayout.Current;
-    private readonly byte* _events;
 
-    private EpollBackend(int epoll, int wake)
-    {
-        _epoll = epoll;
-        _wake = wake;
-        _events = (byte*)NativeMemory.Alloc((nuint)(Capacity * _layout.Size));
-    }
+    private EpollBackend(int epoll) => _epoll = epoll;
 
     public bool EventDisarmsAllDirections => true;
 
-    /// <summary>Creates the epoll instance and its wake eventfd, both close-on-exec from the start.</summary>
-    /// <returns>0 and the backend, or the errno.</returns>
-    public static int TryCreate(out EpollBackend? backend)
+    /// <summary>Creates the epoll instance, close-on-exec from the start.</summary>
+    public static Errno TryCreate(out EpollBackend? backend)
     {
-        backend = null;
         int epoll = Linux.LibC.epoll_create1(Linux.LibC.EPOLL_CLOEXEC);
-        if (epoll < 0)
-        {
-            return Marshal.GetLastPInvokeError();
-        }
-
-        int wake = Linux.LibC.eventfd(0, Linux.LibC.EFD_CLOEXEC | Linux.LibC.EFD_NONBLOCK);
-        if (wake < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            _ = LibC.close(epoll);
-            return errno;
-        }
-
-        // The wake descriptor stays registered, level-triggered: it is drained after every wake.
-        byte* entry = stackalloc byte[16];
-        EpollEventLayout.Current.Write(entry, Linux.LibC.EPOLLIN, WakeToken);
-        if (Linux.LibC.epoll_ctl(epoll, Linux.LibC.EPOLL_CTL_ADD, wake, entry) != 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            _ = LibC.close(wake);
-            _ = LibC.close(epoll);
-            return errno;
-        }
-
-        backend = new EpollBackend(epoll, wake);
-        return 0;
+        backend = epoll >= 0 ? new EpollBackend(epoll) : null;
+        return epoll >= 0 ? Errno.Success : Errno.Last;
     }
 
-    public int Arm(int fd, ulong token, Interest interest, Interest added, ref bool known)
+    // ENOENT and EEXIST each point to the other operation: a descriptor we registered can be unknown to the kernel
+    // (its file was closed and the number reused), and a new number can be known (an earlier file with that number
+    // is still open elsewhere, e.g. in flight in a message, so the kernel kept its registration).
+    public Errno Register(int fd, ulong token, Interest interest)
     {
-        byte* entry = stackalloc byte[16];
-        _layout.Write(entry, EpollEventLayout.EventsFor(interest), token);
+        Errno added = Control(Linux.LibC.EPOLL_CTL_ADD, fd, token, interest);
+        return added.Value == Linux.LibC.EEXIST ? Control(Linux.LibC.EPOLL_CTL_MOD, fd, token, interest) : added;
+    }
 
-        // MOD re-arms a known descriptor. A descriptor can be unknown to the kernel although we added it (its last
-        // copy was closed and the number reused), or known although this socket object never added it (another
-        // Socket over the same descriptor did): each error points to the other operation.
-        int op = known ? Linux.LibC.EPOLL_CTL_MOD : Linux.LibC.EPOLL_CTL_ADD;
-        for (int attempt = 0; attempt < 2; attempt++)
+    public Errno Reregister(int fd, ulong token, Interest interest)
+    {
+        Errno modified = Control(Linux.LibC.EPOLL_CTL_MOD, fd, token, interest);
+        return modified.Value == Linux.LibC.ENOENT ? Control(Linux.LibC.EPOLL_CTL_ADD, fd, token, interest) : modified;
+    }
+
+    public Errno Wait(Span<ReadinessEvent> events, int timeoutMilliseconds, out int count)
+    {
+        int capacity = Math.Min(events.Length, Capacity);
+        int result;
+        if (IsPacked)
         {
-            if (Linux.LibC.epoll_ctl(_epoll, op, fd, entry) == 0)
+            Linux.epoll_event_packed* ready = stackalloc Linux.epoll_event_packed[capacity];
+            result = Linux.LibC.epoll_wait(_epoll, ready, capacity, timeoutMilliseconds);
+            for (int i = 0; i < result; i++)
             {
-                known = true;
-                return 0;
+                events[i] = new ReadinessEvent(ready[i].data, ReadyFrom(ready[i].events));
             }
-
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno == Linux.LibC.ENOENT && op == Linux.LibC.EPOLL_CTL_MOD)
+        }
+        else
+        {
+            Linux.epoll_event* ready = stackalloc Linux.epoll_event[capacity];
+            result = Linux.LibC.epoll_wait(_epoll, ready, capacity, timeoutMilliseconds);
+            for (int i = 0; i < result; i++)
             {
-                op = Linux.LibC.EPOLL_CTL_ADD;
-            }
-            else if (errno == Linux.LibC.EEXIST && op == Linux.LibC.EPOLL_CTL_ADD)
-            {
-                op = Linux.LibC.EPOLL_CTL_MOD;
-            }
-            else
-            {
-                return errno;
+                events[i] = new ReadinessEvent(ready[i].data, ReadyFrom(ready[i].events));
             }
         }
 
-        return Linux.LibC.ENOENT;
+        count = Math.Max(result, 0);
+        return result >= 0 ? Errno.Success : Errno.Last;
     }
 
-    public int Wait(Span<ReadinessEvent> events, int timeoutMilliseconds)
+    public void Dispose() => _ = LibC.close(_epoll);
+
+    /// <summary>The interest bits for a one-shot, level-triggered registration.</summary>
+    internal static uint EventsFor(Interest interest) =>
+        Linux.LibC.EPOLLONESHOT
+        | ((interest & Interest.Read) != 0 ? Linux.LibC.EPOLLIN : 0)
+        | ((interest & Interest.Write) != 0 ? Linux.LibC.EPOLLOUT : 0);
+
+    /// <summary>The directions worth retrying: an error or hang-up wakes both.</summary>
+    internal static Interest ReadyFrom(uint events) =>
+        ((events & (Linux.LibC.EPOLLIN | Linux.LibC.EPOLLRDHUP | Linux.LibC.EPOLLHUP | Linux.LibC.EPOLLERR)) != 0 ? Interest.Read : 0)
+        | ((events & (Linux.LibC.EPOLLOUT | Linux.LibC.EPOLLHUP | Linux.LibC.EPOLLERR)) != 0 ? Interest.Write : 0);
+
+    private Errno Control(int operation, int fd, ulong token, Interest interest)
     {
-        int count = Linux.LibC.epoll_wait(_epoll, _events, Math.Min(events.Length, Capacity), timeoutMilliseconds);
-        if (count < 0)
+        int result;
+        if (IsPacked)
         {
-            return -Marshal.GetLastPInvokeError();
+            var entry = new Linux.epoll_event_packed { events = EventsFor(interest), data = token };
+            result = Linux.LibC.epoll_ctl(_epoll, operation, fd, &entry);
+        }
+        else
+        {
+            var entry = new Linux.epoll_event { events = EventsFor(interest), data = token };
+            result = Linux.LibC.epoll_ctl(_epoll, operation, fd, &entry);
         }
 
-        int written = 0;
-        for (int i = 0; i < count; i++)
-        {
-            (uint ready, ulong token) = _layout.Read(_events, i);
-            if (token == WakeToken)
-            {
-                ulong drained;
-                _ = LibC.read(_wake, &drained, sizeof(ulong));
-                continue;
-            }
-
-            events[written++] = new ReadinessEvent(token, EpollEventLayout.ReadyFrom(ready));
-        }
-
-        return written;
-    }
-
-    public void Wake()
-    {
-        ulong one = 1;
-        _ = LibC.write(_wake, &one, sizeof(ulong)); // only fails when the counter is about to overflow: a wake is pending
-    }
-
-    public void Dispose()
-    {
-        _ = LibC.close(_wake);
-        _ = LibC.close(_epoll);
-        NativeMemory.Free(_events);
+        return result == 0 ? Errno.Success : Errno.Last;
     }
 }

@@ -11,20 +11,17 @@ namespace AsyncSendFd.Engine;
 [SupportedOSPlatform("macos")]
 internal static class KqueueEvents
 {
-    /// <summary>The identifier of the user event that wakes the thread (EVFILT_USER has its own identifier space).</summary>
-    public const nuint WakeIdent = 0;
-
-    /// <summary>Writes one change per direction in <paramref name="added"/>.</summary>
+    /// <summary>Writes one change per direction in <paramref name="interest"/>.</summary>
     /// <returns>How many changes were written (0 to 2).</returns>
-    public static int WriteChanges(int fd, ulong token, Interest added, Span<Darwin.kevent> changes)
+    public static int WriteChanges(int fd, ulong token, Interest interest, Span<Darwin.kevent> changes)
     {
         int count = 0;
-        if ((added & Interest.Read) != 0)
+        if ((interest & Interest.Read) != 0)
         {
             changes[count++] = Change(fd, Darwin.LibC.EVFILT_READ, token);
         }
 
-        if ((added & Interest.Write) != 0)
+        if ((interest & Interest.Write) != 0)
         {
             changes[count++] = Change(fd, Darwin.LibC.EVFILT_WRITE, token);
         }
@@ -35,24 +32,8 @@ internal static class KqueueEvents
     /// <summary>The errno a receipt reports: with <c>EV_RECEIPT</c> every change comes back flagged <c>EV_ERROR</c>, with 0 on success.</summary>
     public static int ErrnoOf(in Darwin.kevent receipt) => (receipt.flags & Darwin.LibC.EV_ERROR) != 0 ? (int)receipt.data : 0;
 
-    /// <summary>Registers the wake event: a user event that clears itself once reported.</summary>
-    public static Darwin.kevent WakeRegistration() => new()
-    {
-        ident = WakeIdent,
-        filter = Darwin.LibC.EVFILT_USER,
-        flags = Darwin.LibC.EV_ADD | Darwin.LibC.EV_CLEAR,
-    };
-
-    /// <summary>Triggers the wake event.</summary>
-    public static Darwin.kevent WakeTrigger() => new()
-    {
-        ident = WakeIdent,
-        filter = Darwin.LibC.EVFILT_USER,
-        fflags = Darwin.LibC.NOTE_TRIGGER,
-    };
-
     /// <summary>Turns a reported event into the engine's terms.</summary>
-    /// <returns><see langword="false"/> for the wake event, which carries no registration.</returns>
+    /// <returns><see langword="false"/> for an event of another filter, which carries no registration.</returns>
     public static bool TryDecode(in Darwin.kevent reported, out ReadinessEvent decoded)
     {
         // EV_EOF and EV_ERROR arrive on the filter of the direction that was armed; retrying that syscall reports them.

@@ -1,22 +1,29 @@
+using System.Diagnostics;
 using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
 
 /// <summary>
-/// One thread that waits on the kernel's readiness queue (epoll or kqueue) for every socket with a waiting call,
-/// and wakes those calls. A registration and an event cost O(1) whatever the number of waiters: a table of
-/// registrations indexed by the token's slot, nothing rebuilt per wake, nothing allocated per wait.
+/// A few poller threads that wait on the kernel's readiness queue (epoll or kqueue) for every descriptor with a
+/// waiting call, and wake those calls. A registration and an event cost O(1) whatever the number of waiters: a table
+/// of registrations indexed by descriptor number, nothing rebuilt per wake, nothing allocated per wait.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Waking a call means handing its continuation to the thread pool (or, with <see cref="InlineCompletionsSwitch"/>,
-/// running it here). Blocking calls wait on an event that this thread sets.
+/// <b>Where a woken call continues.</b> A poller runs the continuation of the last call it woke itself, as tokio's
+/// worker runs the task its reactor woke, but only while another poller is in the kernel's wait: that one takes the
+/// next event, so a continuation that blocks or runs long holds up nobody but itself. A poller that finds itself the
+/// last one awake starts another first (as Go's runtime hands its processor to a new thread when one blocks in a
+/// syscall), up to <see cref="MaxPollers"/>; past that it hands the continuation to the thread pool. Every other
+/// call woken by the same batch goes to the thread pool before the last one runs. So a blocking call from a
+/// continuation works (another poller wakes it), and pollers started for a burst of blocking continuations end once
+/// they have been idle for <see cref="IdlePollerMilliseconds"/>.
 /// </para>
 /// <para>
 /// A waiting call holds no reference on its socket, so <see cref="System.Net.Sockets.Socket.Dispose()"/> closes it at
 /// once, and the kernel may then drop the registration without an event. Every <see cref="ScanIntervalMilliseconds"/>
-/// while calls wait, this thread looks for registrations whose socket handle is closed and ends their waits; the
-/// retried call then throws <see cref="ObjectDisposedException"/>. An idle engine sleeps without a timeout.
+/// while calls wait, a timer looks for waiters whose socket handle is closed and ends their waits; the retried call
+/// then throws <see cref="ObjectDisposedException"/>.
 /// </para>
 /// </remarks>
 internal sealed class ReadinessEngine
@@ -24,208 +31,260 @@ internal sealed class ReadinessEngine
     /// <summary>How often waits are checked for disposed sockets: a disposed socket's waiting call ends within this.</summary>
     public const int ScanIntervalMilliseconds = 250;
 
-    [ThreadStatic]
-    private static bool t_isEngineThread;
+    /// <summary>The most poller threads an engine runs, however many continuations block on them.</summary>
+    public const int MaxPollers = 128;
 
-    private readonly Lock _slotsLock = new();
-    private readonly List<SocketReadiness> _closed = [];
-    private SocketReadiness?[] _slots = new SocketReadiness?[64];
-    private uint[] _generations = new uint[64];
-    private int[] _free = new int[64];
-    private int _freeCount;
-    private int _used;
-    private int _active;
-    private long _allocations;
-    private int _sleeping;
+    /// <summary>How long a poller beyond the engine's first few waits for an event before it ends.</summary>
+    public const int IdlePollerMilliseconds = 5_000;
+
+    private const int EventsPerWait = 64;
+
+    private readonly Lock _tableLock = new();
+    private readonly Timer _scan;
+    private readonly bool _alwaysInline;
+    private readonly int _basePollers;
+    private readonly Action<Thread> _startThread;
+    private DescriptorRegistration?[] _registrations = new DescriptorRegistration?[256];
+    private int _scanRunning;
+    private int _idleScans;
+    private int _pollersInWait;
+    private int _pollers;
     private volatile int _failureErrno;
 
-    public ReadinessEngine(IReadinessBackend backend, bool inlineCompletions)
+    /// <param name="backend">The kernel's queue; disposed here if no poller can be started.</param>
+    /// <param name="pollers">How many poller threads run for good; more start while continuations hold these.</param>
+    /// <param name="alwaysInline">Run every continuation on its poller, even the last one awake (the opt-in).</param>
+    /// <param name="startThread">Starts a poller thread; a test's seam.</param>
+    /// <exception cref="OutOfMemoryException">Not even the first poller could start; the backend was disposed.</exception>
+    public ReadinessEngine(IReadinessBackend backend, int pollers, bool alwaysInline, Action<Thread>? startThread = null)
     {
+        Debug.Assert(pollers is >= 1 and <= MaxPollers, "an engine needs a poller");
         Backend = backend;
-        InlineCompletions = inlineCompletions;
-        var thread = new Thread(Run) { IsBackground = true, Name = "AsyncSendFd readiness" };
-        thread.UnsafeStart();
+        _alwaysInline = alwaysInline;
+        _basePollers = pollers;
+        _startThread = startThread ?? (static thread => thread.UnsafeStart());
+        _scan = new Timer(static state => ((ReadinessEngine)state!).ScanForClosedSockets(), this, Timeout.Infinite, Timeout.Infinite);
+        try
+        {
+            StartPoller();
+        }
+        catch
+        {
+            _scan.Dispose();
+            backend.Dispose();
+            throw;
+        }
+
+        for (int i = 1; i < pollers && TryStartPoller(); i++)
+        {
+        }
     }
 
     public IReadinessBackend Backend { get; }
 
-    /// <summary>
-    /// Refuses a blocking call on the readiness thread (a continuation run inline): it would wait for itself, and
-    /// every other socket with it. Checked before the call takes its gate or sends a byte.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The calling thread is the readiness thread.</exception>
-    public static void ThrowIfEngineThread()
-    {
-        if (t_isEngineThread)
-        {
-            throw new InvalidOperationException(
-                "A blocking call cannot run on the readiness thread, which runs continuations inline when "
-                + "ASYNCSENDFD_INLINE_COMPLETIONS is set: it would wait for itself. Use the async method there.");
-        }
-    }
-
-    public bool InlineCompletions { get; }
-
     public bool HasFailed => _failureErrno != 0;
 
-    /// <summary>The errno the engine's wait failed with; 0 while it runs.</summary>
-    public int FailureErrno => _failureErrno;
+    /// <summary>The errno the engine's wait failed with; <see cref="Errno.Success"/> while it runs.</summary>
+    public Errno FailureErrno => new(_failureErrno);
 
-    /// <summary>Registrations holding a token: waiting calls, counted per socket.</summary>
-    public int ActiveRegistrations => Volatile.Read(ref _active);
-
-    /// <summary>Takes a slot for <paramref name="registration"/>; a token is never 0.</summary>
-    /// <returns><see langword="false"/> when the engine has failed.</returns>
-    public bool TryAllocate(SocketReadiness registration, out ulong token)
+    /// <summary>Links <paramref name="waiter"/> into <paramref name="fd"/>'s registration and arms the kernel if need be.</summary>
+    /// <returns><see cref="Errno.Success"/> while it waits; otherwise the caller completes it.</returns>
+    public Errno Add(ReadinessWaiter waiter, int fd, out bool canceled)
     {
-        int slot;
-        lock (_slotsLock)
+        Errno armed = RegistrationFor(fd).Add(waiter, out canceled);
+
+        // Read after the link's full fence, paired with the scan's exchange: one of the two sees the other.
+        if (armed.IsSuccess && Volatile.Read(ref _scanRunning) == 0)
         {
-            if (HasFailed)
-            {
-                token = 0;
-                return false;
-            }
-
-            slot = _freeCount > 0 ? _free[--_freeCount] : _used++;
-            if (slot == _slots.Length)
-            {
-                Array.Resize(ref _generations, slot * 2);
-                SocketReadiness?[] grown = new SocketReadiness?[slot * 2];
-                _slots.CopyTo(grown, 0);
-                Volatile.Write(ref _slots, grown);
-            }
-
-            uint generation = _generations[slot] == uint.MaxValue ? 1 : _generations[slot] + 1;
-            _generations[slot] = generation;
-            token = ((ulong)generation << 32) | (uint)slot;
-            Volatile.Write(ref _slots[slot], registration);
-            _allocations++;
+            StartScan();
         }
 
-        // From idle to waiting: the thread sleeps without a timeout, and the disposal scan needs it to tick again.
-        if (Interlocked.Increment(ref _active) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
-        {
-            Backend.Wake();
-        }
-
-        return true;
+        return armed;
     }
 
-    /// <summary>Gives a slot back; its generation makes any late event for the old token miss.</summary>
-    public void Free(ulong token)
+    private DescriptorRegistration RegistrationFor(int fd)
     {
-        int slot = (int)(uint)token;
-        lock (_slotsLock)
+        DescriptorRegistration?[] table = Volatile.Read(ref _registrations);
+        if ((uint)fd < (uint)table.Length && Volatile.Read(ref table[fd]) is { } found)
         {
-            _slots[slot] = null;
-            if (_freeCount == _free.Length)
-            {
-                Array.Resize(ref _free, _free.Length * 2);
-            }
-
-            _free[_freeCount++] = slot;
+            return found;
         }
 
-        Interlocked.Decrement(ref _active);
+        lock (_tableLock)
+        {
+            table = _registrations;
+            if (fd >= table.Length)
+            {
+                Array.Resize(ref table, Math.Max(fd + 1, table.Length * 2));
+                Volatile.Write(ref _registrations, table);
+            }
+
+            return table[fd] ??= new DescriptorRegistration(this, fd);
+        }
     }
 
-    private void Run()
+    private void Poll()
     {
-        t_isEngineThread = true;
-        var events = new ReadinessEvent[256];
-        long nextScan = Environment.TickCount64 + ScanIntervalMilliseconds;
-        long allocationsAtLastScan = 0;
-        bool idle = false;
-        while (true)
+        var events = new ReadinessEvent[EventsPerWait];
+        while (!HasFailed)
         {
-            int timeout = idle ? SleepTimeout() : (int)Math.Clamp(nextScan - Environment.TickCount64, 0, ScanIntervalMilliseconds);
-            int count = Backend.Wait(events, timeout);
-            Volatile.Write(ref _sleeping, 0);
-            if (count < 0)
+            int timeout = Volatile.Read(ref _pollers) > _basePollers ? IdlePollerMilliseconds : Timeout.Infinite;
+            Interlocked.Increment(ref _pollersInWait);
+            Errno errno = Backend.Wait(events, timeout, out int count);
+            bool anotherPollerWaits = Interlocked.Decrement(ref _pollersInWait) > 0;
+            if (!errno.IsSuccess && errno != Errno.EINTR)
             {
-                if (-count == Errno.EINTR)
-                {
-                    continue;
-                }
+                Fail(errno);
+                break;
+            }
 
-                Fail(-count);
+            if (count == 0 && errno.IsSuccess && timeout != Timeout.Infinite && TryRetire())
+            {
                 return;
             }
 
-            SocketReadiness?[] slots = Volatile.Read(ref _slots);
+            // Every call woken but the last is handed to the thread pool before the last one runs here.
+            ReadinessWaiter? last = null;
+            DescriptorRegistration?[] table = Volatile.Read(ref _registrations);
             for (int i = 0; i < count; i++)
             {
-                ulong token = events[i].Token;
-                int slot = (int)(uint)token;
-                if (slot < slots.Length && Volatile.Read(ref slots[slot]) is { } registration)
+                int fd = DescriptorRegistration.DescriptorOf(events[i].Token);
+                if ((uint)fd < (uint)table.Length && Volatile.Read(ref table[fd]) is { } registration)
                 {
-                    registration.OnEvent(token, events[i].Ready, this);
+                    for (ReadinessWaiter? woken = registration.OnEvent(events[i].Token, events[i].Ready), next; woken is not null; woken = next)
+                    {
+                        next = woken.Next;
+                        woken.Next = null;
+                        last?.Complete(Errno.Success, inline: false);
+                        last = woken;
+                    }
                 }
             }
 
-            long now = Environment.TickCount64;
-            if (idle || now >= nextScan)
-            {
-                ScanForClosedSockets();
-                nextScan = now + ScanIntervalMilliseconds;
-                long allocations = Volatile.Read(ref _allocations);
-                idle = ActiveRegistrations == 0 && allocations == allocationsAtLastScan;
-                allocationsAtLastScan = allocations;
-            }
+            last?.Complete(Errno.Success, inline: last is not null && (anotherPollerWaits || _alwaysInline || TryStartPoller()));
+        }
+
+        Interlocked.Decrement(ref _pollers);
+    }
+
+    private void StartPoller()
+    {
+        Interlocked.Increment(ref _pollers);
+        try
+        {
+            _startThread(new Thread(Poll) { IsBackground = true, Name = "AsyncSendFd readiness" });
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _pollers);
+            throw;
         }
     }
 
-    /// <summary>Sleeps for ever only if nothing waits: a registration that comes in between wakes the thread.</summary>
-    private int SleepTimeout()
+    /// <summary>Starts one more poller, unless there are <see cref="MaxPollers"/> or the thread cannot start.</summary>
+    private bool TryStartPoller()
     {
-        Interlocked.Exchange(ref _sleeping, 1);
-        return ActiveRegistrations == 0 ? Timeout.Infinite : 0;
+        if (Volatile.Read(ref _pollers) >= MaxPollers)
+        {
+            return false;
+        }
+
+        try
+        {
+            StartPoller();
+            return true;
+        }
+        catch (OutOfMemoryException)
+        {
+            return false; // the thread pool takes the continuation instead
+        }
     }
 
+    /// <summary>An idle poller beyond the first few ends.</summary>
+    private bool TryRetire()
+    {
+        int pollers = Volatile.Read(ref _pollers);
+        while (pollers > _basePollers)
+        {
+            int seen = Interlocked.CompareExchange(ref _pollers, pollers - 1, pollers);
+            if (seen == pollers)
+            {
+                return true;
+            }
+
+            pollers = seen;
+        }
+
+        return false;
+    }
+
+    private void StartScan()
+    {
+        if (Interlocked.Exchange(ref _scanRunning, 1) == 0)
+        {
+            Volatile.Write(ref _idleScans, 0);
+            _scan.Change(ScanIntervalMilliseconds, ScanIntervalMilliseconds);
+        }
+    }
+
+    /// <summary>On the timer: ends the waits of disposed sockets, and stops the timer after a few scans with nothing waiting.</summary>
     private void ScanForClosedSockets()
     {
-        lock (_slotsLock)
+        bool anyWaiting = false;
+        DescriptorRegistration?[] table = Volatile.Read(ref _registrations);
+        foreach (DescriptorRegistration? registration in table)
         {
-            for (int slot = 0; slot < _used; slot++)
+            if (registration is not { HasWaiters: true })
             {
-                if (_slots[slot] is { IsSocketClosed: true } registration)
-                {
-                    _closed.Add(registration);
-                }
+                continue;
+            }
+
+            anyWaiting = true;
+            CompleteAll(registration.TakeClosed(), Errno.Success);
+        }
+
+        if (anyWaiting)
+        {
+            Volatile.Write(ref _idleScans, 0);
+        }
+        else if (Interlocked.Increment(ref _idleScans) >= 4)
+        {
+            // Idle: stop ticking. A wait that links after the exchange sees the flag down and starts the timer again.
+            _scan.Change(Timeout.Infinite, Timeout.Infinite);
+            Interlocked.Exchange(ref _scanRunning, 0);
+            if (Array.Exists(Volatile.Read(ref _registrations), static r => r is { HasWaiters: true }))
+            {
+                StartScan();
             }
         }
-
-        foreach (SocketReadiness registration in _closed)
-        {
-            registration.OnSocketClosed();
-        }
-
-        _closed.Clear();
     }
 
     /// <summary>
-    /// The kernel's wait failed for good: every waiting call ends with the errno, and the next wait starts a new
-    /// engine. The old descriptors stay open, since a call arming right now may still use them.
+    /// The kernel's wait failed for good: every waiting call ends with the errno, the pollers stop, and the next wait
+    /// starts a new engine. The backend stays open, since a call arming right now may still use it.
     /// </summary>
-    private void Fail(int errno)
+    private void Fail(Errno errno)
     {
-        List<SocketReadiness> waiting = [];
-        lock (_slotsLock)
+        // Set before the sweep takes each registration's lock: an arming call either is swept or sees the failure.
+        _failureErrno = errno.Value;
+
+        foreach (DescriptorRegistration? registration in Volatile.Read(ref _registrations))
         {
-            _failureErrno = errno;
-            for (int slot = 0; slot < _used; slot++)
+            if (registration is not null)
             {
-                if (_slots[slot] is { } registration)
-                {
-                    waiting.Add(registration);
-                }
+                CompleteAll(registration.TakeAll(), errno);
             }
         }
+    }
 
-        foreach (SocketReadiness registration in waiting)
+    private static void CompleteAll(ReadinessWaiter? chain, Errno outcome)
+    {
+        while (chain is not null)
         {
-            registration.OnEngineFailed(this, errno);
+            ReadinessWaiter? next = chain.Next;
+            chain.Next = null;
+            chain.Complete(outcome, inline: false);
+            chain = next;
         }
     }
 }

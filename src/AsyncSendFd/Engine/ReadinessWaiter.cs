@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Engine;
 
@@ -7,48 +10,54 @@ namespace AsyncSendFd.Engine;
 /// event for blocking ones, so a wait allocates nothing. The socket's gate for that direction allows one wait at a time.
 /// </summary>
 /// <remarks>
-/// The result is an outcome code, not an exception, so that the caller (which knows the socket) builds the exception.
-/// Whoever removes the direction from <see cref="SocketReadiness"/>'s interest under its lock completes the wait, once.
+/// The result is an <see cref="Errno"/>, not an exception, so that the caller (which knows the socket) builds the
+/// exception. While it waits, the waiter is linked into its descriptor's <see cref="DescriptorRegistration"/>; whoever
+/// unlinks it, under that registration's lock, completes it, once: an event, a cancellation, a blocking call's
+/// timeout, the disposal scan or the engine's failure.
 /// </remarks>
-internal sealed class ReadinessWaiter(SocketReadiness owner, Interest direction) : IValueTaskSource<int>, IThreadPoolWorkItem
+internal sealed class ReadinessWaiter(SafeHandle socket, Interest direction) : IValueTaskSource<Errno>, IThreadPoolWorkItem
 {
-    /// <summary>The socket is worth retrying.</summary>
-    public const int Ready = 0;
-
-    /// <summary>A blocking wait reached its deadline.</summary>
-    public const int TimedOut = -1;
-
-    private const int Canceled = -2;
-
     private static readonly Action<object?, CancellationToken> OnCanceled =
-        static (state, _) => ((ReadinessWaiter)state!).Owner.Cancel((ReadinessWaiter)state!);
+        static (state, _) => ((ReadinessWaiter)state!).RequestCancel();
 
     // The engine picks the thread a continuation runs on, so the core never queues one itself.
-    private ManualResetValueTaskSourceCore<int> _core;
-    private CancellationTokenRegistration _registration;
+    private ManualResetValueTaskSourceCore<Errno> _core;
+    private CancellationTokenRegistration _cancellation;
     private CancellationToken _cancellationToken;
     private ManualResetEventSlim? _blockedThread;
+    private DescriptorRegistration? _registration;
     private bool _isBlocking;
-    private int _outcome;
-
-    public SocketReadiness Owner { get; } = owner;
+    private int _cancelRequested;
+    private bool _canceled;
+    private Errno _outcome;
 
     public Interest Direction { get; } = direction;
 
-    /// <summary>Set by the cancellation callback under the owner's lock, so a wait not yet armed is never armed.</summary>
-    public bool CancelRequested { get; set; }
+    /// <summary>The socket the waiting call is on: the disposal scan ends the wait once it is closed.</summary>
+    public SafeHandle Socket { get; } = socket;
 
-    /// <summary>The wait as a value task: its result is <see cref="Ready"/> or an errno; cancellation throws.</summary>
-    public ValueTask<int> Task => new(this, _core.Version);
+    /// <summary>The next waiter on the same descriptor, or in a chain being completed; guarded by the registration's lock.</summary>
+    /// <remarks>A field, so the list can be unlinked through a reference to it.</remarks>
+    public ReadinessWaiter? Next;
+
+    /// <summary>The registration this waiter is linked into, or <see langword="null"/> when it is not waiting.</summary>
+    public DescriptorRegistration? Registration => Volatile.Read(ref _registration);
+
+    public bool CancelRequested => Volatile.Read(ref _cancelRequested) != 0;
+
+    /// <summary>The wait as a value task: its result is <see cref="Errno.Success"/> or an errno; cancellation throws.</summary>
+    public ValueTask<Errno> Task => new(this, _core.Version);
 
     /// <summary>Prepares a new wait. Cancellation is registered before arming, so the registration is always disposed by the waiter.</summary>
     public void Reset(bool blocking, CancellationToken cancellationToken)
     {
+        Debug.Assert(Registration is null, "a waiter is reset only when its last wait has ended");
         _core.Reset();
         _isBlocking = blocking;
-        _outcome = Ready;
+        _outcome = Errno.Success;
+        _canceled = false;
+        _cancelRequested = 0;
         _cancellationToken = cancellationToken;
-        CancelRequested = false;
         if (blocking)
         {
             _blockedThread ??= new ManualResetEventSlim(false);
@@ -56,21 +65,25 @@ internal sealed class ReadinessWaiter(SocketReadiness owner, Interest direction)
         }
         else if (cancellationToken.CanBeCanceled)
         {
-            _registration = cancellationToken.UnsafeRegister(OnCanceled, this);
+            _cancellation = cancellationToken.UnsafeRegister(OnCanceled, this);
         }
     }
 
-    /// <summary>Ends the wait with <paramref name="outcome"/>; called once, outside the owner's lock.</summary>
-    /// <param name="outcome"><see cref="Ready"/>, an errno, or a cancellation.</param>
-    /// <param name="runInline">Run an async continuation on this thread rather than on the thread pool.</param>
-    public void Complete(int outcome, bool runInline)
+    /// <summary>Records the link under <paramref name="registration"/>'s lock; a full fence, paired with <see cref="RequestCancel"/>'s.</summary>
+    public void LinkTo(DescriptorRegistration? registration) => Interlocked.Exchange(ref _registration, registration);
+
+    /// <summary>Ends the wait with <paramref name="outcome"/>; called once, by whoever unlinked it, outside any lock.</summary>
+    /// <param name="outcome"><see cref="Errno.Success"/> (retry) or an errno.</param>
+    /// <param name="inline">Run an async continuation on this thread rather than on the thread pool.</param>
+    public void Complete(Errno outcome, bool inline)
     {
+        Debug.Assert(Registration is null, "a waiter is completed after it was unlinked");
         _outcome = outcome;
         if (_isBlocking)
         {
             _blockedThread!.Set();
         }
-        else if (runInline)
+        else if (inline)
         {
             Signal();
         }
@@ -80,18 +93,38 @@ internal sealed class ReadinessWaiter(SocketReadiness owner, Interest direction)
         }
     }
 
-    public void CompleteCanceled(bool runInline) => Complete(Canceled, runInline);
+    /// <summary>Ends the wait as canceled; the caller's continuation never runs on the thread that canceled it.</summary>
+    public void CompleteCanceled(bool inline)
+    {
+        _canceled = true;
+        Complete(Errno.Success, inline);
+    }
 
     /// <summary>Blocks until the wait completes or <paramref name="timeoutMilliseconds"/> passes (-1: for ever).</summary>
-    /// <returns>The outcome, or <see langword="null"/> on timeout (the wait is still armed).</returns>
-    public int? WaitBlocking(int timeoutMilliseconds) =>
-        _blockedThread!.Wait(timeoutMilliseconds) ? _outcome : null;
+    /// <returns>Whether it completed; if not, it is still linked.</returns>
+    public bool WaitBlocking(int timeoutMilliseconds, out Errno outcome)
+    {
+        bool completed = _blockedThread!.Wait(timeoutMilliseconds);
+        outcome = _outcome;
+        return completed;
+    }
 
     void IThreadPoolWorkItem.Execute() => Signal();
 
+    /// <summary>The cancellation callback: whichever of it and the arming sees the other unlinks the waiter.</summary>
+    private void RequestCancel()
+    {
+        Interlocked.Exchange(ref _cancelRequested, 1);
+        if (Registration is { } registration && registration.Withdraw(this))
+        {
+            // Never inline: the canceling thread is the caller's, and it may hold locks of its own.
+            CompleteCanceled(inline: false);
+        }
+    }
+
     private void Signal()
     {
-        if (_outcome == Canceled)
+        if (_canceled)
         {
             _core.SetException(new OperationCanceledException(_cancellationToken));
         }
@@ -101,7 +134,7 @@ internal sealed class ReadinessWaiter(SocketReadiness owner, Interest direction)
         }
     }
 
-    int IValueTaskSource<int>.GetResult(short token)
+    Errno IValueTaskSource<Errno>.GetResult(short token)
     {
         try
         {
@@ -109,13 +142,14 @@ internal sealed class ReadinessWaiter(SocketReadiness owner, Interest direction)
         }
         finally
         {
-            _registration.Dispose();
-            _registration = default;
+            // Waits for a running cancellation callback, so none touches the next wait.
+            _cancellation.Dispose();
+            _cancellation = default;
         }
     }
 
-    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
+    ValueTaskSourceStatus IValueTaskSource<Errno>.GetStatus(short token) => _core.GetStatus(token);
 
-    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+    void IValueTaskSource<Errno>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 }

@@ -10,7 +10,8 @@ namespace AsyncSendFd.Receiving;
 
 /// <summary>
 /// Receives one message, blocking or async, and hands every descriptor it carried to the caller as an owning
-/// handle, or closes them all and throws: no path leaks one. Nothing there yet waits on the readiness engine.
+/// handle, or closes them all and throws: no path leaks one. An empty socket is waited for on the readiness engine
+/// (without holding a thread in the async form); the socket is referenced around each syscall only, never across a wait.
 /// </summary>
 internal static class ReceiveLoop
 {
@@ -20,42 +21,43 @@ internal static class ReceiveLoop
     public static TResult Receive<TShape, TResult>(Socket socket, Span<byte> data, Span<SafeFileHandle?> slots)
         where TShape : IReceiveShape<TResult>
     {
-        ReadinessEngine.ThrowIfEngineThread(); // before the gate, which an async receive waiting on this thread may hold
         SocketContext context = SocketContext.Of(socket);
-        context.ReceiveGate.Wait();
-        try
+        var deadline = new Deadline(socket, Interest.Read);
+        Errno failed = context.EnterGate(Interest.Read, ref deadline);
+        if (failed.IsSuccess)
         {
-            var deadline = default(Deadline);
-            while (true)
+            try
             {
-                // The socket is leased around the syscalls only: Dispose never waits for a waiting receive.
-                HandleLease lease = HandleLease.OfSocket(socket);
-                try
+                while (true)
                 {
-                    if (TryComplete<TShape, TResult>(socket, lease.Descriptor, data, slots, out TResult? result))
+                    using (HandleLease lease = HandleLease.OfSocket(socket))
                     {
-                        return result;
+                        if (TryComplete<TShape, TResult>(socket, lease.Descriptor, data, slots, out TResult? result, out failed))
+                        {
+                            return result;
+                        }
+
+                        if (failed != Errno.EAGAIN)
+                        {
+                            break;
+                        }
+
+                        context.Readiness.ArmBlocking(Interest.Read, lease.Descriptor);
                     }
 
-                    context.Readiness.ArmBlocking(Interest.Read, lease.Descriptor);
+                    if (!(failed = context.Readiness.WaitBlocking(Interest.Read, deadline.RemainingMilliseconds())).IsSuccess)
+                    {
+                        break;
+                    }
                 }
-                finally
-                {
-                    lease.Release();
-                }
-
-                if (!deadline.IsStarted)
-                {
-                    deadline.Start(socket.ReceiveTimeout);
-                }
-
-                Exceptions.ThrowIfWaitFailed(context.Readiness.WaitBlocking(Interest.Read, deadline.RemainingMilliseconds), socket);
+            }
+            finally
+            {
+                context.ReceiveGate.Exit();
             }
         }
-        finally
-        {
-            context.ReceiveGate.Release();
-        }
+
+        throw Exceptions.FromErrno(failed, socket);
     }
 
     /// <summary>As <see cref="Receive"/>, without a thread; <paramref name="cancellationToken"/> is honoured while waiting, and a canceled wait consumes nothing.</summary>
@@ -65,82 +67,89 @@ internal static class ReceiveLoop
         where TShape : IReceiveShape<TResult>
     {
         SocketContext context = SocketContext.Of(socket);
-        await context.ReceiveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await context.ReceiveGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+        Errno failed;
         try
         {
             while (true)
             {
-                ValueTask<int> readable;
-                HandleLease lease = HandleLease.OfSocket(socket);
-                try
+                ValueTask<Errno> readable;
+                using (HandleLease lease = HandleLease.OfSocket(socket))
                 {
-                    if (TryComplete<TShape, TResult>(socket, lease.Descriptor, data.Span, slots.Span, out TResult? result))
+                    if (TryComplete<TShape, TResult>(socket, lease.Descriptor, data.Span, slots.Span, out TResult? result, out failed))
                     {
                         return result;
+                    }
+
+                    if (failed != Errno.EAGAIN)
+                    {
+                        break;
                     }
 
                     // Waiting consumes nothing, so a canceled wait leaves the message for the next receive.
                     readable = context.Readiness.WaitAsync(Interest.Read, lease.Descriptor, cancellationToken);
                 }
-                finally
-                {
-                    lease.Release();
-                }
 
-                Exceptions.ThrowIfWaitFailed(await readable.ConfigureAwait(false), socket);
+                if (!(failed = await readable.ConfigureAwait(false)).IsSuccess)
+                {
+                    break;
+                }
             }
         }
         finally
         {
-            context.ReceiveGate.Release();
+            context.ReceiveGate.Exit();
         }
+
+        throw Exceptions.FromErrno(failed, socket);
     }
 
-    /// <summary>One attempt, with the message, end of stream and errors settled.</summary>
-    /// <returns><see langword="false"/> when nothing is there yet and the caller must wait for readability.</returns>
+    /// <summary>One attempt, with the message and end of stream settled.</summary>
+    /// <returns><see langword="false"/> when the recvmsg failed, with <see cref="Errno.EAGAIN"/> when nothing is there yet.</returns>
     [SkipLocalsInit]
     private static bool TryComplete<TShape, TResult>(
-        Socket socket, int fd, Span<byte> callerData, Span<SafeFileHandle?> callerSlots, [MaybeNullWhen(false)] out TResult result)
+        Socket socket, int fd, Span<byte> callerData, Span<SafeFileHandle?> callerSlots, [MaybeNullWhen(false)] out TResult result, out Errno failed)
         where TShape : IReceiveShape<TResult>
     {
         SafeFileHandle? one = null;
         Span<byte> data = TShape.IsOneDescriptor ? stackalloc byte[4] : callerData;
         Span<SafeFileHandle?> slots = TShape.IsOneDescriptor ? new Span<SafeFileHandle?>(ref one) : callerSlots;
-        nint received = TryReceive(fd, data, slots, out int descriptors);
+        failed = TryReceive(fd, data, slots, out int received, out int descriptors);
+        if (!failed.IsSuccess)
+        {
+            result = default;
+            return false;
+        }
+
         if (received > 0 || descriptors > 0)
         {
-            result = TShape.Received((int)received, descriptors, slots);
-            return true;
+            result = TShape.Received(received, descriptors, slots);
         }
-
-        if (received == 0)
+        else if (SocketContext.IsDisposed(socket))
         {
-            // Disposing a stream socket under a receive shuts it down: that is not the peer's end of stream.
-            if (SocketContext.IsDisposed(socket))
-            {
-                throw HandleLease.SocketDisposed();
-            }
-
+            // A socket disposed under the receive can read 0 bytes (.NET may shut it down as it closes it): that is
+            // not the peer's end of stream.
+            throw HandleLease.SocketDisposed();
+        }
+        else
+        {
             result = socket.SocketType == SocketType.Dgram ? TShape.EmptyDatagram() : TShape.AtEndOfStream();
-            return true;
         }
 
-        result = default;
-        return -received == Errno.EAGAIN ? false : throw Exceptions.FromErrno((int)-received, socket);
+        return true;
     }
 
     /// <summary>One non-blocking recvmsg with room for the most descriptors any peer can send.</summary>
-    /// <returns>Bytes received (0 at end of stream), or minus errno.</returns>
     /// <exception cref="IOException">Descriptors were truncated or exceeded <paramref name="slots"/>; all were closed.</exception>
     [SkipLocalsInit]
-    private static nint TryReceive(int fd, Span<byte> data, Span<SafeFileHandle?> slots, out int descriptors)
+    private static Errno TryReceive(int fd, Span<byte> data, Span<SafeFileHandle?> slots, out int received, out int descriptors)
     {
         descriptors = 0;
         Span<byte> control = stackalloc byte[MessageCalls.ControlBufferSize];
-        nint received = MessageCalls.Receive(fd, data, control, out int controlLength, out ReceiveFlags flags);
-        if (received < 0)
+        Errno failed = MessageCalls.Receive(fd, data, control, out received, out int controlLength, out ReceiveFlags flags);
+        if (!failed.IsSuccess)
         {
-            return received;
+            return failed;
         }
 
         Span<int> raw = stackalloc int[MessageCalls.ControlBufferSize / sizeof(int)];
@@ -167,6 +176,6 @@ internal static class ReceiveLoop
 
         ReceivedDescriptors.HandOver(raw, slots);
         descriptors = count;
-        return received;
+        return Errno.Success;
     }
 }

@@ -1,4 +1,4 @@
-using AsyncSendFd.Engine;
+using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Sending;
 
@@ -23,16 +23,16 @@ internal struct DestinationBackoff
     }
 
     /// <summary>Sleeps before a blocking retry, within the call's remaining timeout.</summary>
-    /// <returns><see cref="ReadinessWaiter.Ready"/>, or <see cref="ReadinessWaiter.TimedOut"/> when no time is left.</returns>
-    public int Sleep(int timeoutMilliseconds)
+    /// <returns><see cref="Errno.Success"/>, or <see cref="Errno.ETIMEDOUT"/> when no time is left.</returns>
+    public Errno Sleep(int timeoutMilliseconds)
     {
         if (timeoutMilliseconds == 0)
         {
-            return ReadinessWaiter.TimedOut;
+            return Errno.ETIMEDOUT;
         }
 
         int delay = NextMilliseconds();
         Thread.Sleep(timeoutMilliseconds < 0 ? delay : Math.Min(delay, timeoutMilliseconds));
-        return ReadinessWaiter.Ready;
+        return Errno.Success;
     }
 }

@@ -8,92 +8,69 @@ namespace AsyncSendFd.Sending;
 
 /// <summary>
 /// Sends one message whole, blocking or async: the descriptors ride on the first sendmsg, the rest of a partial
-/// write follows without control data, and a full socket waits on the readiness engine without holding a thread.
+/// write follows without control data, and a full socket is waited for on the readiness engine (without holding a
+/// thread in the async form). The socket and the handles being sent are referenced around each syscall only, never
+/// across a wait.
 /// </summary>
 internal static class SendLoop
 {
     /// <param name="socket">The validated socket.</param>
     /// <param name="data">The bytes.</param>
-    /// <param name="descriptors">The handles to send, leased by the caller; released here.</param>
+    /// <param name="handles">The handles to send; disposed here.</param>
     /// <param name="address">A destination's <c>sockaddr_un</c>, or empty.</param>
-    public static void Send(Socket socket, ReadOnlySpan<byte> data, HandleLease descriptors, ReadOnlySpan<byte> address)
+    public static void Send(Socket socket, ReadOnlySpan<byte> data, OutgoingHandles handles, ReadOnlySpan<byte> address)
     {
-        try
+        using (handles)
         {
-            ReadinessEngine.ThrowIfEngineThread(); // before the gate or a byte: either could strand the thread or the stream
             SocketContext context = SocketContext.Of(socket);
-            context.SendGate.Wait();
-            try
+            var deadline = new Deadline(socket, Interest.Write);
+            Errno failed = context.EnterGate(Interest.Write, ref deadline);
+            if (failed.IsSuccess)
             {
-                int sent = -1;
-                var deadline = default(Deadline);
-                var backoff = default(DestinationBackoff);
-                while (true)
+                try
                 {
-                    // The socket is leased around the syscalls only: Dispose never waits for a waiting send.
-                    HandleLease lease = HandleLease.OfSocket(socket);
-                    try
-                    {
-                        if (TrySendRest(socket, lease.Descriptor, data, ref sent, in descriptors, address))
-                        {
-                            return;
-                        }
-
-                        if (address.IsEmpty)
-                        {
-                            context.Readiness.ArmBlocking(Interest.Write, lease.Descriptor);
-                        }
-                    }
-                    finally
-                    {
-                        lease.Release();
-                    }
-
-                    // The timeout, like cancellation, only applies before the first byte leaves.
-                    if (sent < 0 && !deadline.IsStarted)
-                    {
-                        deadline.Start(socket.SendTimeout);
-                    }
-
-                    int timeout = sent >= 0 ? Timeout.Infinite : deadline.RemainingMilliseconds;
-                    Exceptions.ThrowIfWaitFailed(
-                        address.IsEmpty ? context.Readiness.WaitBlocking(Interest.Write, timeout) : backoff.Sleep(timeout),
-                        socket);
+                    failed = SendInTurn(socket, context, data, handles, address, ref deadline);
+                }
+                finally
+                {
+                    context.SendGate.Exit();
                 }
             }
-            finally
+
+            if (!failed.IsSuccess)
             {
-                context.SendGate.Release();
+                throw Exceptions.FromErrno(failed, socket);
             }
-        }
-        finally
-        {
-            descriptors.Release();
         }
     }
 
     /// <summary>As <see cref="Send"/>, without a thread; <paramref name="cancellationToken"/> is honoured until the first byte leaves.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask SendAsync(
-        Socket socket, ReadOnlyMemory<byte> data, HandleLease descriptors, ReadOnlyMemory<byte> address, CancellationToken cancellationToken)
+        Socket socket, ReadOnlyMemory<byte> data, OutgoingHandles handles, ReadOnlyMemory<byte> address, CancellationToken cancellationToken)
     {
-        try
+        using (handles)
         {
             SocketContext context = SocketContext.Of(socket);
-            await context.SendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await context.SendGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+            Errno failed;
             try
             {
                 int sent = -1;
                 var backoff = default(DestinationBackoff);
                 while (true)
                 {
-                    ValueTask<int> writable = default;
-                    HandleLease lease = HandleLease.OfSocket(socket);
-                    try
+                    ValueTask<Errno> writable = default;
+                    using (HandleLease lease = HandleLease.OfSocket(socket))
                     {
-                        if (TrySendRest(socket, lease.Descriptor, data.Span, ref sent, in descriptors, address.Span))
+                        if (TrySendRest(lease.Descriptor, data.Span, ref sent, handles, address.Span, out failed))
                         {
                             return;
+                        }
+
+                        if (failed != Errno.EAGAIN)
+                        {
+                            break;
                         }
 
                         if (address.IsEmpty)
@@ -102,54 +79,93 @@ internal static class SendLoop
                             writable = context.Readiness.WaitAsync(Interest.Write, lease.Descriptor, sent >= 0 ? CancellationToken.None : cancellationToken);
                         }
                     }
-                    finally
-                    {
-                        lease.Release();
-                    }
 
-                    if (address.IsEmpty)
-                    {
-                        Exceptions.ThrowIfWaitFailed(await writable.ConfigureAwait(false), socket);
-                    }
-                    else
+                    if (!address.IsEmpty)
                     {
                         await Task.Delay(backoff.NextMilliseconds(), cancellationToken).ConfigureAwait(false);
+                    }
+                    else if (!(failed = await writable.ConfigureAwait(false)).IsSuccess)
+                    {
+                        break;
                     }
                 }
             }
             finally
             {
-                context.SendGate.Release();
+                context.SendGate.Exit();
             }
-        }
-        finally
-        {
-            descriptors.Release();
+
+            throw Exceptions.FromErrno(failed, socket);
         }
     }
 
-    /// <summary>Sends as much of the message as the socket takes now: the first sendmsg carries the descriptors.</summary>
-    /// <remarks><paramref name="sent"/> counts the bytes sent so far, -1 before the first sendmsg.</remarks>
-    /// <returns><see langword="true"/> when the whole message is sent; <see langword="false"/> when the socket is full.</returns>
-    [SkipLocalsInit]
-    private static bool TrySendRest(Socket socket, int fd, ReadOnlySpan<byte> data, ref int sent, in HandleLease descriptors, ReadOnlySpan<byte> address)
+    /// <summary>The blocking loop, with the gate held.</summary>
+    /// <returns><see cref="Errno.Success"/> once the whole message has left, or why it could not.</returns>
+    private static Errno SendInTurn(Socket socket, SocketContext context, ReadOnlySpan<byte> data, OutgoingHandles handles, ReadOnlySpan<byte> address, ref Deadline deadline)
     {
-        Span<int> raw = stackalloc int[sent < 0 ? descriptors.Count : 0];
+        int sent = -1;
+        var backoff = default(DestinationBackoff);
+        while (true)
+        {
+            using (HandleLease lease = HandleLease.OfSocket(socket))
+            {
+                if (TrySendRest(lease.Descriptor, data, ref sent, handles, address, out Errno failed))
+                {
+                    return Errno.Success;
+                }
+
+                if (failed != Errno.EAGAIN)
+                {
+                    return failed;
+                }
+
+                if (address.IsEmpty)
+                {
+                    context.Readiness.ArmBlocking(Interest.Write, lease.Descriptor);
+                }
+            }
+
+            // The timeout, like cancellation, only applies before the first byte leaves.
+            int timeout = sent >= 0 ? Timeout.Infinite : deadline.RemainingMilliseconds();
+            Errno waited = address.IsEmpty ? context.Readiness.WaitBlocking(Interest.Write, timeout) : backoff.Sleep(timeout);
+            if (!waited.IsSuccess)
+            {
+                return waited;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends as much of the message as the socket takes now: the first sendmsg carries the descriptors. <paramref name="sent"/>
+    /// counts the bytes sent so far, -1 before the first sendmsg.
+    /// </summary>
+    /// <returns><see langword="true"/> when the whole message is sent; otherwise <paramref name="failed"/> says why not.</returns>
+    [SkipLocalsInit]
+    private static bool TrySendRest(int fd, ReadOnlySpan<byte> data, ref int sent, OutgoingHandles handles, ReadOnlySpan<byte> address, out Errno failed)
+    {
+        failed = Errno.Success;
         if (sent < 0)
         {
-            descriptors.WriteDescriptors(raw);
+            Span<int> descriptors = stackalloc int[handles.Count];
+            using HandleLease leased = handles.Count > 0 ? handles.Lease(descriptors) : default;
+            failed = MessageCalls.Send(fd, data, descriptors, address, out int written);
+            if (!failed.IsSuccess)
+            {
+                return false;
+            }
+
+            sent = written; // the descriptors have left
         }
 
         while (sent < data.Length)
         {
-            nint result = MessageCalls.Send(fd, data[Math.Max(sent, 0)..], raw, address);
-            if (result < 0)
+            failed = MessageCalls.Send(fd, data[sent..], default, address, out int written);
+            if (!failed.IsSuccess)
             {
-                return -result == Errno.EAGAIN ? false : throw Exceptions.FromErrno((int)-result, socket);
+                return false;
             }
 
-            sent = Math.Max(sent, 0) + (int)result;
-            raw = default; // descriptors leave once
+            sent += written;
         }
 
         return true;

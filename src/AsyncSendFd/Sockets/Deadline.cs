@@ -1,20 +1,31 @@
+using System.Net.Sockets;
+using AsyncSendFd.Engine;
+
 namespace AsyncSendFd.Sockets;
 
 /// <summary>
-/// A blocking call's <see cref="System.Net.Sockets.Socket.SendTimeout"/> or <see cref="System.Net.Sockets.Socket.ReceiveTimeout"/>
-/// as one deadline for the whole call, started at its first wait, so spurious wake-ups do not restart it.
+/// A blocking call's <see cref="Socket.SendTimeout"/> or <see cref="Socket.ReceiveTimeout"/> as one deadline over every
+/// wait of the call (its turn at the socket's gate and each wait for readiness), started at the first of them, so
+/// neither waiting in line nor spurious wake-ups restart it.
 /// </summary>
-internal struct Deadline
+/// <remarks>
+/// The timeout is the <see cref="Socket"/> object's property: .NET keeps it in the object on Linux and macOS, so an
+/// <c>SO_RCVTIMEO</c>/<c>SO_SNDTIMEO</c> set on the descriptor some other way does not apply. It is read only when
+/// the call must wait, since the property boxes.
+/// </remarks>
+internal struct Deadline(Socket socket, Interest direction)
 {
     private long _at;
 
-    public readonly bool IsStarted => _at != 0;
+    /// <summary>Milliseconds left, or -1 for no deadline; the first call starts the clock.</summary>
+    public int RemainingMilliseconds()
+    {
+        if (_at == 0)
+        {
+            int timeout = direction == Interest.Write ? socket.SendTimeout : socket.ReceiveTimeout;
+            _at = timeout > 0 ? Environment.TickCount64 + timeout : long.MaxValue;
+        }
 
-    /// <param name="timeoutMilliseconds">The socket's timeout; 0 or less means none. Read only when a wait is needed: it boxes.</param>
-    public void Start(int timeoutMilliseconds) =>
-        _at = timeoutMilliseconds > 0 ? Environment.TickCount64 + timeoutMilliseconds : long.MaxValue;
-
-    /// <summary>Milliseconds left, or -1 for no deadline.</summary>
-    public readonly int RemainingMilliseconds =>
-        _at == long.MaxValue ? Timeout.Infinite : (int)Math.Max(0, _at - Environment.TickCount64);
+        return _at == long.MaxValue ? Timeout.Infinite : (int)Math.Max(0, _at - Environment.TickCount64);
+    }
 }

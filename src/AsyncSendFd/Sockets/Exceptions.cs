@@ -1,19 +1,19 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-using AsyncSendFd.Engine;
 using AsyncSendFd.Syscalls;
 
 namespace AsyncSendFd.Sockets;
 
-/// <summary>Turns errno and contract violations into exceptions, in one place.</summary>
+/// <summary>The exceptions of sends and receives: an errno from a syscall or a wait, and a received message's refusals.</summary>
 internal static class Exceptions
 {
     /// <summary>
-    /// A <see cref="SocketException"/> for <paramref name="errno"/>, or <see cref="ObjectDisposedException"/>
-    /// when the failure came from the socket being disposed under the call.
+    /// A <see cref="SocketException"/> for <paramref name="errno"/> (<see cref="SocketError.TimedOut"/> for a blocking
+    /// call's deadline), or <see cref="ObjectDisposedException"/> when the failure came from the socket being disposed
+    /// under the call.
     /// </summary>
-    public static Exception FromErrno(int errno, Socket socket)
+    public static Exception FromErrno(Errno errno, Socket socket)
     {
         if (SocketContext.IsDisposed(socket))
         {
@@ -21,22 +21,8 @@ internal static class Exceptions
         }
 
         // new SocketException(int) would read errno as a SocketError; the parameterless one maps it.
-        Marshal.SetLastPInvokeError(errno);
+        Marshal.SetLastPInvokeError(errno.Value);
         return new SocketException();
-    }
-
-    /// <summary>Turns a wait's outcome into the exception the caller sees, if it failed.</summary>
-    public static void ThrowIfWaitFailed(int outcome, Socket socket)
-    {
-        if (outcome == ReadinessWaiter.TimedOut)
-        {
-            throw new SocketException((int)SocketError.TimedOut);
-        }
-
-        if (outcome != ReadinessWaiter.Ready)
-        {
-            throw FromErrno(outcome, socket);
-        }
     }
 
     public static IOException TooManyDescriptors(int received, int slots) => new(

@@ -6,9 +6,9 @@ using AsyncSendFd.Syscalls;
 namespace AsyncSendFd.Sockets;
 
 /// <summary>
-/// What the library keeps per socket, as .NET keeps a SocketAsyncContext: one gate per direction, so that
-/// concurrent sends never interleave bytes and concurrent receives never split a message, and the socket's
-/// registration with the readiness engine.
+/// What the library keeps per socket object, as .NET keeps a SocketAsyncContext: one gate per direction, so that
+/// concurrent sends never interleave bytes and concurrent receives never split a message, and its waits on the
+/// readiness engine.
 /// </summary>
 /// <remarks>Attached with a <see cref="ConditionalWeakTable{TKey, TValue}"/>: it lives exactly as long as the socket.</remarks>
 internal sealed class SocketContext
@@ -18,24 +18,25 @@ internal sealed class SocketContext
     private SocketContext(Socket socket)
     {
         Readiness = new SocketReadiness(socket.SafeHandle, EngineHost.Shared);
-        HandleLease lease = HandleLease.OfSocket(socket);
-        try
-        {
-            SocketCalls.DisableSigPipe(lease.Descriptor);
-        }
-        finally
-        {
-            lease.Release();
-        }
+        using HandleLease lease = HandleLease.OfSocket(socket);
+        SocketCalls.DisableSigPipe(lease.Descriptor);
     }
 
-    public SemaphoreSlim SendGate { get; } = new(1, 1);
+    public Gate SendGate { get; } = new();
 
-    public SemaphoreSlim ReceiveGate { get; } = new(1, 1);
+    public Gate ReceiveGate { get; } = new();
 
     public SocketReadiness Readiness { get; }
 
     public static SocketContext Of(Socket socket) => Contexts.GetValue(socket, static s => new SocketContext(s));
+
+    /// <summary>Takes a blocking call's turn at the gate for its direction, within the call's deadline.</summary>
+    /// <returns><see cref="Errno.Success"/> with the gate held, or <see cref="Errno.ETIMEDOUT"/>.</returns>
+    public Errno EnterGate(Interest direction, ref Deadline deadline)
+    {
+        Gate gate = direction == Interest.Write ? SendGate : ReceiveGate;
+        return gate.TryEnter() || gate.Enter(deadline.RemainingMilliseconds()) ? Errno.Success : Errno.ETIMEDOUT;
+    }
 
     /// <summary>
     /// Whether <see cref="Socket.Dispose()"/> was called. <see cref="System.Runtime.InteropServices.SafeHandle.IsClosed"/>

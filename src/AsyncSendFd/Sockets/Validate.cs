@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace AsyncSendFd.Sockets;
 
-/// <summary>Argument checks that run before anything is written, with the exception types API.md documents.</summary>
+/// <summary>Argument checks that run before anything is read or written, with the exception types docs/contract.md lists.</summary>
 internal static class Validate
 {
     public static void Socket(Socket? socket, string paramName = "socket")

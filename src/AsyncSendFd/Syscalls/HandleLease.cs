@@ -1,22 +1,29 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace AsyncSendFd.Syscalls;
 
 /// <summary>
-/// References on handles, taken once and released once, so a concurrent Dispose cannot close (and let the kernel
-/// reuse) a descriptor under a syscall. The socket is leased around each syscall, never across a wait; the handles
-/// being sent are leased for the whole call, read from the caller's collection exactly once.
+/// References on handles around one syscall, as a <see langword="using"/> scope, so a concurrent Dispose cannot
+/// close (and let the kernel reuse) a descriptor under it. Never held across a wait: disposing a socket or a handle
+/// being sent then returns at once, and the call reports <see cref="ObjectDisposedException"/> at its next syscall.
 /// </summary>
-internal struct HandleLease
+/// <remarks>
+/// A socket being sent is not referenced but copied (<c>F_DUPFD_CLOEXEC</c>) and the copy sent: .NET's
+/// <see cref="SafeSocketHandle"/> shuts a socket down when it is disposed while anyone holds a reference (to unblock the
+/// holder), and a shutdown acts on the socket itself, for every process holding it, such as the one it is being
+/// handed to. The copy is taken without a reference and kept only if the handle is still open afterwards: its
+/// descriptor is closed only after it is marked closed, so open then means open throughout the copy.
+/// </remarks>
+internal struct HandleLease : IDisposable
 {
     private SafeHandle? _single;
-    private SafeHandle[]? _rented;
+    private SafeHandle?[]? _many;
     private int _count;
-
-    /// <summary>How many handles are leased.</summary>
-    public readonly int Count => _count;
+    private int[]? _copies;
+    private int _copyCount;
 
     /// <summary>The descriptor of a lease of one handle.</summary>
     public readonly int Descriptor => (int)_single!.DangerousGetHandle();
@@ -29,7 +36,7 @@ internal struct HandleLease
         return new HandleLease { _single = handle, _count = 1 };
     }
 
-    /// <exception cref="ObjectDisposedException">The socket is disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The socket is disposed, named as <see cref="Socket"/> names itself.</exception>
     public static HandleLease OfSocket(Socket socket)
     {
         try
@@ -42,29 +49,34 @@ internal struct HandleLease
         }
     }
 
-    /// <exception cref="ArgumentNullException">An element is null.</exception>
-    /// <exception cref="ObjectDisposedException">A handle is disposed; none stay referenced.</exception>
-    public static HandleLease Of(ReadOnlySpan<SafeHandle> handles, string paramName)
+    /// <summary>Leases every handle (or copies it, for a socket) and writes the descriptor number to send to <paramref name="descriptors"/>.</summary>
+    /// <exception cref="ObjectDisposedException">A handle is disposed; nothing stays referenced or copied.</exception>
+    public static HandleLease Of(ReadOnlySpan<SafeHandle> handles, Span<int> descriptors)
     {
-        if (handles.Length <= 1)
-        {
-            return handles.IsEmpty ? default : Of(handles[0] ?? throw new ArgumentNullException(paramName));
-        }
-
-        var lease = new HandleLease { _rented = ArrayPool<SafeHandle>.Shared.Rent(handles.Length) };
+        Debug.Assert(descriptors.Length == handles.Length, "one number per handle");
+        var lease = new HandleLease { _many = ArrayPool<SafeHandle>.Shared.Rent(handles.Length) };
         try
         {
-            foreach (SafeHandle handle in handles)
+            for (int i = 0; i < handles.Length; i++)
             {
-                ArgumentNullException.ThrowIfNull(handle, paramName);
+                SafeHandle handle = handles[i];
+                if (handle is SafeSocketHandle && TryCopy(handle, out int copy))
+                {
+                    lease._copies ??= ArrayPool<int>.Shared.Rent(handles.Length);
+                    lease._copies[lease._copyCount++] = copy;
+                    descriptors[i] = copy;
+                    continue;
+                }
+
                 bool added = false;
                 handle.DangerousAddRef(ref added);
-                lease._rented[lease._count++] = handle;
+                descriptors[i] = (int)handle.DangerousGetHandle();
+                lease._many[lease._count++] = handle;
             }
         }
         catch
         {
-            lease.Release();
+            lease.Dispose();
             throw;
         }
 
@@ -74,39 +86,54 @@ internal struct HandleLease
     /// <summary>The exception for a call on a disposed socket, named as <see cref="Socket"/> names itself.</summary>
     public static ObjectDisposedException SocketDisposed() => new("System.Net.Sockets.Socket");
 
-    /// <summary>Writes the leased descriptors' numbers, which stay valid until <see cref="Release"/>.</summary>
-    public readonly void WriteDescriptors(Span<int> destination)
+    public void Dispose()
     {
-        if (_single is not null)
-        {
-            destination[0] = (int)_single.DangerousGetHandle();
-            return;
-        }
-
-        for (int i = 0; i < _count; i++)
-        {
-            destination[i] = (int)_rented![i].DangerousGetHandle();
-        }
-    }
-
-    public void Release()
-    {
-        if (_single is not null)
-        {
-            _single.DangerousRelease();
-            _single = null;
-        }
-        else if (_rented is not null)
+        _single?.DangerousRelease();
+        _single = null;
+        if (_many is not null)
         {
             for (int i = 0; i < _count; i++)
             {
-                _rented[i].DangerousRelease();
+                _many[i]!.DangerousRelease();
             }
 
-            ArrayPool<SafeHandle>.Shared.Return(_rented, clearArray: true);
-            _rented = null;
+            ArrayPool<SafeHandle>.Shared.Return(_many!, clearArray: true);
+            _many = null;
+        }
+
+        if (_copies is not null)
+        {
+            for (int i = 0; i < _copyCount; i++)
+            {
+                DescriptorCalls.CloseQuietly(_copies[i]);
+            }
+
+            ArrayPool<int>.Shared.Return(_copies);
+            _copies = null;
         }
 
         _count = 0;
+        _copyCount = 0;
+    }
+
+    /// <summary>Copies a socket's descriptor without referencing its handle.</summary>
+    /// <returns><see langword="false"/> when no copy could be made (no descriptor number free): reference it instead.</returns>
+    /// <exception cref="ObjectDisposedException">The handle is disposed.</exception>
+    private static bool TryCopy(SafeHandle handle, out int copy)
+    {
+        ObjectDisposedException.ThrowIf(handle.IsClosed, handle);
+        copy = DescriptorCalls.DuplicateCloseOnExec((int)handle.DangerousGetHandle());
+        if (handle.IsClosed)
+        {
+            // Closed meanwhile: the number may have been reused for another file, so the copy may be of that one.
+            if (copy >= 0)
+            {
+                DescriptorCalls.CloseQuietly(copy);
+            }
+
+            throw new ObjectDisposedException(handle.GetType().FullName);
+        }
+
+        return copy >= 0;
     }
 }

@@ -9,11 +9,14 @@ namespace AsyncSendFd.Syscalls;
 
 /// <summary>
 /// sendmsg and recvmsg with the platform's <c>msghdr</c> and flags: non-blocking, retried on <c>EINTR</c>, failures
-/// returned as minus errno (the loops turn them into exceptions, once).
+/// returned as <see cref="Errno"/> (the loops turn them into exceptions, once).
 /// </summary>
 internal static unsafe class MessageCalls
 {
-    /// <summary>Room for the most descriptors one message can carry plus a credentials message (ABI.md: 2,048 is safe everywhere).</summary>
+    /// <summary>
+    /// Room for the most descriptors a peer can send in one message (253 on Linux, 254 on macOS) plus a credentials
+    /// message, with each platform's headers and alignment: 2,048 bytes holds them on Linux and macOS alike.
+    /// </summary>
     public const int ControlBufferSize = 2048;
 
     /// <summary>Sends <paramref name="data"/> with <paramref name="descriptors"/> (SCM_RIGHTS) riding on its first byte.</summary>
@@ -21,24 +24,23 @@ internal static unsafe class MessageCalls
     /// <param name="data">The bytes.</param>
     /// <param name="descriptors">Descriptor numbers the caller keeps referenced; empty for none.</param>
     /// <param name="address">A destination's <c>sockaddr_un</c>, or empty.</param>
-    /// <returns>Bytes sent, or minus errno.</returns>
+    /// <param name="sent">Bytes sent.</param>
     [SkipLocalsInit]
-    public static nint Send(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> descriptors, ReadOnlySpan<byte> address)
+    public static Errno Send(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> descriptors, ReadOnlySpan<byte> address, out int sent)
     {
         if (descriptors.IsEmpty)
         {
-            return SendMessage(socket, data, default, address);
+            return SendMessage(socket, data, default, address, out sent);
         }
 
         ControlMessageLayout layout = ControlMessageLayout.Current;
         var writer = new ControlMessageWriter(stackalloc byte[layout.SpaceForDescriptors(descriptors.Length)], layout);
         writer.WriteRights(descriptors);
-        return SendMessage(socket, data, writer.Written, address);
+        return SendMessage(socket, data, writer.Written, address, out sent);
     }
 
     /// <summary>Sends <paramref name="data"/> with <paramref name="control"/> attached to its first byte.</summary>
-    /// <returns>Bytes sent, or minus errno.</returns>
-    private static nint SendMessage(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<byte> control, ReadOnlySpan<byte> address)
+    private static Errno SendMessage(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<byte> control, ReadOnlySpan<byte> address, out int sent)
     {
         fixed (byte* dataPointer = data)
         fixed (byte* controlPointer = control)
@@ -47,7 +49,7 @@ internal static unsafe class MessageCalls
             var iov = new iovec { iov_base = dataPointer, iov_len = (nuint)data.Length };
             while (true)
             {
-                nint sent;
+                nint result;
                 if (Os.IsLinux)
                 {
                     var message = new Linux.msghdr
@@ -59,7 +61,7 @@ internal static unsafe class MessageCalls
                         msg_control = control.IsEmpty ? null : controlPointer,
                         msg_controllen = (nuint)control.Length,
                     };
-                    sent = Linux.LibC.sendmsg(socket, &message, Linux.LibC.MSG_DONTWAIT | Linux.LibC.MSG_NOSIGNAL);
+                    result = Linux.LibC.sendmsg(socket, &message, Linux.LibC.MSG_DONTWAIT | Linux.LibC.MSG_NOSIGNAL);
                 }
                 else if (Os.IsMacOS)
                 {
@@ -73,22 +75,18 @@ internal static unsafe class MessageCalls
                         msg_control = control.IsEmpty ? null : controlPointer,
                         msg_controllen = (uint)control.Length,
                     };
-                    sent = Darwin.LibC.sendmsg(socket, &message, Darwin.LibC.MSG_DONTWAIT);
+                    result = Darwin.LibC.sendmsg(socket, &message, Darwin.LibC.MSG_DONTWAIT);
                 }
                 else
                 {
                     throw Os.NotSupported();
                 }
 
-                if (sent >= 0)
-                {
-                    return sent;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
+                sent = (int)Math.Max(result, 0);
+                Errno errno = result >= 0 ? Errno.Success : Errno.Last;
                 if (errno != Errno.EINTR)
                 {
-                    return -errno;
+                    return errno;
                 }
             }
         }
@@ -96,10 +94,10 @@ internal static unsafe class MessageCalls
 
     /// <summary>
     /// Receives one message into <paramref name="data"/>, its control messages into <paramref name="control"/>.
-    /// Received descriptors are close-on-exec before this returns.
+    /// On Linux the descriptors arrive close-on-exec (<c>MSG_CMSG_CLOEXEC</c>); macOS has no such flag, so the caller
+    /// sets it on each, right after this returns. <paramref name="received"/> is 0 at end of stream.
     /// </summary>
-    /// <returns>Bytes received (0 at end of stream), or minus errno.</returns>
-    public static nint Receive(int socket, Span<byte> data, Span<byte> control, out int controlLength, out ReceiveFlags flags)
+    public static Errno Receive(int socket, Span<byte> data, Span<byte> control, out int received, out int controlLength, out ReceiveFlags flags)
     {
         fixed (byte* dataPointer = data)
         fixed (byte* controlPointer = control)
@@ -107,7 +105,7 @@ internal static unsafe class MessageCalls
             var iov = new iovec { iov_base = dataPointer, iov_len = (nuint)data.Length };
             while (true)
             {
-                nint received;
+                nint result;
                 int nativeFlags;
                 if (Os.IsLinux)
                 {
@@ -120,7 +118,7 @@ internal static unsafe class MessageCalls
                     };
 
                     // MSG_CMSG_CLOEXEC marks the descriptors atomically, before any fork can see them.
-                    received = Linux.LibC.recvmsg(socket, &message, Linux.LibC.MSG_DONTWAIT | Linux.LibC.MSG_CMSG_CLOEXEC);
+                    result = Linux.LibC.recvmsg(socket, &message, Linux.LibC.MSG_DONTWAIT | Linux.LibC.MSG_CMSG_CLOEXEC);
                     controlLength = (int)message.msg_controllen;
                     nativeFlags = message.msg_flags;
                     flags = ((nativeFlags & Linux.LibC.MSG_CTRUNC) != 0 ? ReceiveFlags.ControlTruncated : 0)
@@ -135,7 +133,7 @@ internal static unsafe class MessageCalls
                         msg_control = controlPointer,
                         msg_controllen = (uint)control.Length,
                     };
-                    received = Darwin.LibC.recvmsg(socket, &message, Darwin.LibC.MSG_DONTWAIT);
+                    result = Darwin.LibC.recvmsg(socket, &message, Darwin.LibC.MSG_DONTWAIT);
                     controlLength = (int)message.msg_controllen;
                     nativeFlags = message.msg_flags;
                     flags = ((nativeFlags & Darwin.LibC.MSG_CTRUNC) != 0 ? ReceiveFlags.ControlTruncated : 0)
@@ -146,18 +144,20 @@ internal static unsafe class MessageCalls
                     throw Os.NotSupported();
                 }
 
-                if (received >= 0)
+                if (result >= 0)
                 {
+                    received = (int)result;
                     controlLength = Math.Min(controlLength, control.Length);
-                    return received;
+                    return Errno.Success;
                 }
 
-                int errno = Marshal.GetLastPInvokeError();
+                Errno errno = Errno.Last;
                 if (errno != Errno.EINTR)
                 {
+                    received = 0;
                     controlLength = 0;
                     flags = ReceiveFlags.None;
-                    return -errno;
+                    return errno;
                 }
             }
         }

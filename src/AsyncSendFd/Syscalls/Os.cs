@@ -3,8 +3,9 @@ using System.Runtime.Versioning;
 namespace AsyncSendFd.Syscalls;
 
 /// <summary>
-/// The platform, asked in one place. The guard attributes let the platform analyzer follow each branch, so no
-/// file needs to silence it; the JIT and NativeAOT fold the checks to constants.
+/// Which platform this is, for the branches that differ. The guard attributes let the platform analyzer follow each
+/// branch, so no file needs to silence it; the JIT and NativeAOT fold the checks to constants. (Validate.Platform and
+/// PeerCredentialCalls ask <see cref="OperatingSystem"/> directly, which the analyzer follows as well.)
 /// </summary>
 internal static class Os
 {

@@ -25,6 +25,7 @@ public static class SystemdNotify
     /// <param name="fds">Descriptors to attach; the caller keeps ownership.</param>
     /// <param name="cancellationToken">Honoured until the message is sent.</param>
     /// <returns><see langword="false"/> when there is no <c>$NOTIFY_SOCKET</c> (not run by systemd), as sd_notify returns 0.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="state"/> or a handle is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="state"/> is empty, or a handle is invalid.</exception>
     /// <exception cref="NotSupportedException"><c>$NOTIFY_SOCKET</c> is not a path or an abstract (<c>@</c>) name.</exception>
     /// <exception cref="SocketException">The service manager's socket refused the message.</exception>

@@ -4,6 +4,7 @@ namespace AsyncSendFd.Native.Interop.Darwin;
 public static partial class LibC
 {
 #pragma warning disable CS1591 // The native names are the documentation: see intro(2).
+    public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EBADF = 9;
@@ -21,5 +22,6 @@ public static partial class LibC
     public const int ENOBUFS = 55;
     public const int ENOTCONN = 57;
     public const int ETOOMANYREFS = 59;
+    public const int ETIMEDOUT = 60;
 #pragma warning restore CS1591
 }

@@ -11,5 +11,8 @@ public static partial class LibC
     public const int F_DUPFD_CLOEXEC = 67;
     public const int FD_CLOEXEC = 1;
     public const int O_NONBLOCK = 0x4;
+    public const int O_RDWR = 0x2;
+    public const int O_CREAT = 0x200;
+    public const int O_EXCL = 0x800;
 #pragma warning restore CS1591
 }

@@ -24,7 +24,7 @@ public class FdMessageChannelTests
         using SafeFileHandle file = Descriptors.TempFile("framed");
         SafeHandle[] fds = Enumerable.Repeat<SafeHandle>(file, fdCount).ToArray();
         LibraryWarmup.Ensure(); // the engine's own descriptors and lazily loaded assemblies belong in the baseline
-        int baseline = Descriptors.OpenCount();
+        int baseline = Leak.StableCount(); // other tests' dropped handles, finalized meanwhile, must not skew it
 
         Task send = sender.SendAsync(payload, fds).AsTask();
         using (FdMessage? message = await receiver.ReceiveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)))
@@ -185,6 +185,29 @@ public class FdMessageChannelTests
         // The 11 payload bytes are still in the socket: reading on would take them for a header.
         InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.ReceiveAsync());
         Assert.IsType<IOException>(e.InnerException);
+    }
+
+    [LinuxFact] // needs RLIMIT_NOFILE to bite as Linux's recvmsg does
+    public async Task ReceiveAsync_AfterAFrameRefusedOnItsFirstRead_FaultsInsteadOfReadingThePayloadAsAFrame()
+    {
+        using var pair = SocketPair.Create();
+        var sender = new FdMessageChannel(pair.Left);
+        var receiver = new FdMessageChannel(pair.Right);
+        using SafeFileHandle file = Descriptors.TempFile();
+        byte[] lookalike = Frame(0, 0); // the payload reads as an empty frame if taken for a header
+        await sender.SendAsync(lookalike, Enumerable.Repeat<SafeHandle>(file, 8).ToArray());
+        var baseline = DescriptorSnapshot.Take();
+
+        Exception? refused;
+        using (NoFileLimit.JustAboveHighestOpen(2))
+        {
+            refused = await Record.ExceptionAsync(async () => await receiver.ReceiveAsync()); // MSG_CTRUNC: 2 of 8 fit
+        }
+
+        Assert.IsAssignableFrom<IOException>(refused);
+        InvalidOperationException next = await Assert.ThrowsAsync<InvalidOperationException>(async () => await receiver.ReceiveAsync());
+        Assert.Same(refused, next.InnerException);
+        DescriptorSnapshot.AssertBackTo(baseline);
     }
 
     private static byte[] Frame(int payloadLength, int fdCount)

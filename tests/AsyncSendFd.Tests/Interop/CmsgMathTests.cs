@@ -7,8 +7,9 @@ using Linux = AsyncSendFd.Native.Interop.Linux;
 namespace AsyncSendFd.Tests.Interop;
 
 /// <summary>
-/// The CMSG_* arithmetic of the three layouts against ABI.md's formulas, the cmsg_len the writer emits,
-/// and the Linux CMSG_FIRSTHDR/CMSG_NXTHDR/CMSG_DATA walk over a real buffer.
+/// The CMSG_* arithmetic of the three layouts against the C macros' formulas (glibc's bits/socket.h, xnu's
+/// bsd/sys/socket.h), the cmsg_len the writer emits, and the Linux CMSG_FIRSTHDR/CMSG_NXTHDR/CMSG_DATA walk over a
+/// real buffer.
 /// </summary>
 public sealed class CmsgMathTests
 {

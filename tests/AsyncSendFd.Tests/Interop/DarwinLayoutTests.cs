@@ -12,31 +12,31 @@ using Darwin = AsyncSendFd.Native.Interop.Darwin;
 namespace AsyncSendFd.Tests.Interop;
 
 /// <summary>
-/// macOS layouts and constants, checked on Linux against ABI.md and the xnu headers: no macOS compiler is
-/// at hand, so the expected figures are written out by hand. Darwin is 64-bit only, like this process.
+/// macOS layouts and constants, checked on Linux against the xnu headers: no macOS compiler is at hand, so the
+/// expected figures are written out by hand. Darwin is 64-bit only, like this process.
 /// </summary>
 public sealed class DarwinLayoutTests
 {
     /// <summary>
-    /// Every constant of <see cref="Darwin.LibC"/> with its macOS value. From ABI.md's table where it lists the
-    /// name; the rest (marked xnu) from xnu bsd/sys/socket.h, fcntl.h, poll.h, errno.h, un.h, ucred.h.
+    /// Every constant of <see cref="Darwin.LibC"/> with its macOS value, as xnu's headers define it: bsd/sys/socket.h,
+    /// un.h, ucred.h, fcntl.h, poll.h, event.h, errno.h, mman.h and stat.h.
     /// </summary>
     private static readonly Dictionary<string, long> ExpectedConstants = new(StringComparer.Ordinal)
     {
         // <sys/socket.h>
-        ["AF_UNIX"] = 1, // xnu
+        ["AF_UNIX"] = 1,
         ["SOCK_STREAM"] = 1,
         ["SOCK_DGRAM"] = 2,
         ["SOCK_SEQPACKET"] = 5,
         ["SOL_SOCKET"] = 0xffff,
-        ["SO_SNDBUF"] = 0x1001, // xnu
-        ["SO_RCVBUF"] = 0x1002, // xnu
-        ["SO_TYPE"] = 0x1008, // xnu
+        ["SO_SNDBUF"] = 0x1001,
+        ["SO_RCVBUF"] = 0x1002,
+        ["SO_TYPE"] = 0x1008,
         ["SO_NOSIGPIPE"] = 0x1022,
         ["SCM_RIGHTS"] = 1,
         ["SCM_CREDS"] = 3,
         ["MSG_PEEK"] = 0x2,
-        ["MSG_EOR"] = 0x8, // xnu
+        ["MSG_EOR"] = 0x8,
         ["MSG_TRUNC"] = 0x10,
         ["MSG_CTRUNC"] = 0x20,
         ["MSG_DONTWAIT"] = 0x80,
@@ -51,20 +51,29 @@ public sealed class DarwinLayoutTests
         // <fcntl.h>
         ["F_GETFD"] = 1,
         ["F_SETFD"] = 2,
-        ["F_GETFL"] = 3, // xnu
-        ["F_SETFL"] = 4, // xnu
+        ["F_GETFL"] = 3,
+        ["F_SETFL"] = 4,
         ["F_DUPFD_CLOEXEC"] = 67,
         ["FD_CLOEXEC"] = 1,
-        ["O_NONBLOCK"] = 0x4, // xnu
+        ["O_NONBLOCK"] = 0x4,
+        ["O_RDWR"] = 0x2,
+        ["O_CREAT"] = 0x200,
+        ["O_EXCL"] = 0x800,
 
-        // <poll.h> (xnu)
+        // <sys/mman.h>, <sys/stat.h> (xnu)
+        ["PROT_READ"] = 0x1,
+        ["PROT_WRITE"] = 0x2,
+        ["MAP_SHARED"] = 0x1,
+        ["S_IFMT"] = 0xF000,
+
+        // <poll.h>
         ["POLLIN"] = 0x1,
         ["POLLOUT"] = 0x4,
         ["POLLERR"] = 0x8,
         ["POLLHUP"] = 0x10,
         ["POLLNVAL"] = 0x20,
 
-        // <sys/event.h> (xnu)
+        // <sys/event.h>
         ["EVFILT_READ"] = -1,
         ["EVFILT_WRITE"] = -2,
         ["EVFILT_USER"] = -10,
@@ -81,11 +90,12 @@ public sealed class DarwinLayoutTests
         ["NOTE_TRIGGER"] = 0x01000000,
 
         // <sys/errno.h>
-        ["ENOENT"] = 2, // xnu
+        ["EPERM"] = 1,
+        ["ENOENT"] = 2,
         ["EINTR"] = 4,
         ["EBADF"] = 9,
-        ["ENOMEM"] = 12, // xnu
-        ["EEXIST"] = 17, // xnu
+        ["ENOMEM"] = 12,
+        ["EEXIST"] = 17,
         ["EINVAL"] = 22,
         ["ENFILE"] = 23,
         ["EMFILE"] = 24,
@@ -93,11 +103,12 @@ public sealed class DarwinLayoutTests
         ["EAGAIN"] = 35,
         ["ENOTSOCK"] = 38,
         ["EMSGSIZE"] = 40,
-        ["ENOPROTOOPT"] = 42, // xnu
+        ["ENOPROTOOPT"] = 42,
         ["ECONNRESET"] = 54,
         ["ENOBUFS"] = 55,
-        ["ENOTCONN"] = 57, // xnu
+        ["ENOTCONN"] = 57,
         ["ETOOMANYREFS"] = 59,
+        ["ETIMEDOUT"] = 60,
     };
 
     public static TheoryData<string> ConstantNames() => new(ExpectedConstants.Keys.Order(StringComparer.Ordinal));
@@ -170,6 +181,33 @@ public sealed class DarwinLayoutTests
         Assert.Equal(12, Offset<Darwin.kevent>(nameof(Darwin.kevent.fflags)));
         Assert.Equal(16, Offset<Darwin.kevent>(nameof(Darwin.kevent.data)));
         Assert.Equal(24, Offset<Darwin.kevent>(nameof(Darwin.kevent.udata)));
+    }
+
+    [Fact]
+    public void Stat_Is144BytesWithTheSizeAt96()
+    {
+        // xnu bsd/sys/stat.h, __DARWIN_STRUCT_STAT64: the 64-bit-inode layout, with 4 bytes of padding after st_rdev.
+        Assert.Equal(144, Unsafe.SizeOf<Darwin.stat>());
+        Assert.Equal(144, Marshal.SizeOf<Darwin.stat>());
+        Assert.Equal(0, Offset<Darwin.stat>(nameof(Darwin.stat.st_dev)));
+        Assert.Equal(4, Offset<Darwin.stat>(nameof(Darwin.stat.st_mode)));
+        Assert.Equal(6, Offset<Darwin.stat>(nameof(Darwin.stat.st_nlink)));
+        Assert.Equal(8, Offset<Darwin.stat>(nameof(Darwin.stat.st_ino)));
+        Assert.Equal(16, Offset<Darwin.stat>(nameof(Darwin.stat.st_uid)));
+        Assert.Equal(20, Offset<Darwin.stat>(nameof(Darwin.stat.st_gid)));
+        Assert.Equal(24, Offset<Darwin.stat>(nameof(Darwin.stat.st_rdev)));
+        Assert.Equal(32, Offset<Darwin.stat>(nameof(Darwin.stat.st_atimespec)));
+        Assert.Equal(48, Offset<Darwin.stat>(nameof(Darwin.stat.st_mtimespec)));
+        Assert.Equal(64, Offset<Darwin.stat>(nameof(Darwin.stat.st_ctimespec)));
+        Assert.Equal(80, Offset<Darwin.stat>(nameof(Darwin.stat.st_birthtimespec)));
+        Assert.Equal(96, Offset<Darwin.stat>(nameof(Darwin.stat.st_size)));
+        Assert.Equal(104, Offset<Darwin.stat>(nameof(Darwin.stat.st_blocks)));
+        Assert.Equal(112, Offset<Darwin.stat>(nameof(Darwin.stat.st_blksize)));
+        Assert.Equal(116, Offset<Darwin.stat>(nameof(Darwin.stat.st_flags)));
+        Assert.Equal(120, Offset<Darwin.stat>(nameof(Darwin.stat.st_gen)));
+        Assert.Equal(124, Offset<Darwin.stat>(nameof(Darwin.stat.st_lspare)));
+        Assert.Equal(128, Offset<Darwin.stat>(nameof(Darwin.stat.st_qspare)));
+        Assert.Equal(typeof(ushort), typeof(Darwin.stat).GetField(nameof(Darwin.stat.st_mode))!.FieldType);
     }
 
     [Fact]

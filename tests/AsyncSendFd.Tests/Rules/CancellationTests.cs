@@ -235,6 +235,23 @@ public class CancellationTests(ITestOutputHelper output)
         Assert.Equal("late", Descriptors.ReadAll(received));
     }
 
+    [Fact]
+    public async Task ReceiveFd_BehindAnotherWaitingReceive_TimesOutWithinItsReceiveTimeout()
+    {
+        using var pair = SocketPair.Create();
+        using SafeFileHandle file = Descriptors.TempFile("first in line");
+        Task<SafeFileHandle> first = pair.Right.ReceiveFdAsync().AsTask(); // holds the receive gate while it waits
+        pair.Right.ReceiveTimeout = 300;
+
+        Task<SocketException> inLine = Task.Run(() => Assert.Throws<SocketException>(() => pair.Right.ReceiveFd()));
+        SocketException e = await inLine.WaitAsync(Guard);
+        Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+
+        pair.Left.SendFd(file);
+        using SafeFileHandle received = await first.WaitAsync(Guard); // the timed-out call took nothing
+        Assert.Equal("first in line", Descriptors.ReadAll(received));
+    }
+
     // Sending.
 
     [Fact]
@@ -448,6 +465,27 @@ public class CancellationTests(ITestOutputHelper output)
         pair.Left.SendFd(file);
         using SafeFileHandle received = pair.Right.ReceiveFd();
         Assert.Equal("timeout", Descriptors.ReadAll(received));
+    }
+
+    [Fact]
+    public async Task SendFds_BehindAStalledSend_TimesOutWithinItsSendTimeout_AndWritesNothing()
+    {
+        using var pair = SocketPair.Create();
+        using SafeFileHandle file = Descriptors.TempFile("stalled");
+        using SafeFileHandle other = Descriptors.TempFile("timed out");
+        int filler = SocketFill.FillSendBuffer(pair.Left, Filler);
+        Task stalled = pair.Left.SendFdAsync(file).AsTask(); // holds the send gate while it waits
+        pair.Left.SendTimeout = 300;
+
+        Task<SocketException> inLine = Task.Run(() => Assert.Throws<SocketException>(() => pair.Left.SendFds(Pattern(0x77, 10), [other])));
+        SocketException e = await inLine.WaitAsync(Guard);
+        Assert.Equal(SocketError.TimedOut, e.SocketErrorCode);
+
+        SocketFill.DrainFiller(pair.Right, filler, Filler);
+        await stalled.WaitAsync(Guard);
+        using SafeFileHandle received = pair.Right.ReceiveFd();
+        Assert.Equal("stalled", Descriptors.ReadAll(received));
+        Assert.False(Pipe.IsReadable(pair.Right)); // nothing of the timed-out call
     }
 
     [Fact]

@@ -2,7 +2,7 @@ namespace AsyncSendFd.Tests.Support;
 
 /// <summary>
 /// Asserts that a scenario leaves the process's descriptor count where it found it. Runs the scenario once
-/// first, so lazily created runtime descriptors (epoll, the writability monitor's pipe) are not counted.
+/// first, so lazily created runtime descriptors (the readiness engine's epoll or kqueue) are not counted.
 /// The baseline is taken after collecting (other tests' dropped handles must not skew it); the final count is not,
 /// so a handle the library dropped to its finalizer is seen open. Use only from the non-parallel <see cref="DescriptorsCollection"/>.
 /// </summary>

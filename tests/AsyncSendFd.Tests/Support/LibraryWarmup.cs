@@ -6,7 +6,7 @@ namespace AsyncSendFd.Tests.Support;
 
 /// <summary>
 /// Runs every library path once before the first baseline is taken, so lazily loaded assemblies (each a mapped
-/// file descriptor while loading) and the writability monitor's wake pipe are not mistaken for leaks.
+/// file descriptor while loading) and the readiness engine's kernel queue are not mistaken for leaks.
 /// </summary>
 internal static class LibraryWarmup
 {
@@ -15,7 +15,7 @@ internal static class LibraryWarmup
     public static void Ensure() => _ = Done.Value;
 
     /// <summary>
-    /// Starts the readiness engine if it is not running, so its own descriptors (epoll and eventfd, or kqueue) are
+    /// Starts the readiness engine if it is not running, so its own descriptor (epoll, or kqueue) is
     /// in a baseline rather than counted as a leak. The one place the suite's helpers reach into the engine.
     /// </summary>
     public static void StartEngine() => _ = AsyncSendFd.Engine.EngineHost.Shared.TryGetEngine(out _);

@@ -35,14 +35,16 @@ public sealed class LinuxCHeaderFacts : IDisposable
     internal static readonly int[] DescriptorCounts = [0, 1, 2, 3, 252];
 
     /// <summary>
-    /// Constants that older headers lack (Linux 6.5+, glibc 2.39+). The C program takes the header's value when
-    /// there is one and falls back to these ABI.md values only when the header does not define the name.
+    /// Constants that older headers lack (Linux 6.3+ and 6.5+, glibc 2.38+ and 2.39+). The C program takes the header's
+    /// value when there is one and falls back to these values, the kernel's (its include/uapi headers and
+    /// include/linux/socket.h), only when the header does not define the name.
     /// </summary>
-    private static readonly Dictionary<string, long> AbiFallbacks = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, long> KernelFallbacks = new(StringComparer.Ordinal)
     {
         ["SO_PASSPIDFD"] = 76,
         ["SO_PEERPIDFD"] = 77,
         ["SCM_PIDFD"] = 4,
+        ["MFD_NOEXEC_SEAL"] = 8, // Linux 6.3, glibc 2.38
     };
 
     private readonly string _directory = Directory.CreateTempSubdirectory("asyncsendfd-layout-").FullName;
@@ -88,7 +90,7 @@ public sealed class LinuxCHeaderFacts : IDisposable
             ? value
             : throw new KeyNotFoundException($"The C program printed no '{key}'. Source: {Path.Combine(_directory, "facts.c")}");
 
-    public bool FellBackToAbiTable(string constant) => _facts.Value.Fallbacks.Contains(constant);
+    public bool FellBackToKernelValue(string constant) => _facts.Value.Fallbacks.Contains(constant);
 
     public void Dispose()
     {
@@ -113,13 +115,14 @@ public sealed class LinuxCHeaderFacts : IDisposable
         c.AppendLine("#include <stdio.h>");
         c.AppendLine("#include <sys/epoll.h>");
         c.AppendLine("#include <sys/eventfd.h>");
+        c.AppendLine("#include <sys/mman.h>");
         c.AppendLine("#include <sys/socket.h>");
         c.AppendLine("#include <sys/uio.h>");
         c.AppendLine("#include <sys/un.h>");
         c.AppendLine();
-        foreach ((string name, long value) in AbiFallbacks.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach ((string name, long value) in KernelFallbacks.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            // Headers older than Linux 6.5 / glibc 2.39 lack these; only then use the value from ABI.md.
+            // Headers older than Linux 6.3 or 6.5 / glibc 2.38 or 2.39 lack these; only then use the kernel's value.
             c.AppendLine(CultureInfo.InvariantCulture, $"#ifndef {name}");
             c.AppendLine(CultureInfo.InvariantCulture, $"#define {name} {value}");
             c.AppendLine(CultureInfo.InvariantCulture, $"#define FALLBACK_{name} 1");
@@ -153,7 +156,7 @@ public sealed class LinuxCHeaderFacts : IDisposable
         foreach (FieldInfo constant in MeasuredConstants())
         {
             c.AppendLine(CultureInfo.InvariantCulture, $"    printf(\"const {constant.Name} %lld\\n\", (long long)({constant.Name}));");
-            if (AbiFallbacks.ContainsKey(constant.Name))
+            if (KernelFallbacks.ContainsKey(constant.Name))
             {
                 c.AppendLine(CultureInfo.InvariantCulture, $"#ifdef FALLBACK_{constant.Name}");
                 c.AppendLine(CultureInfo.InvariantCulture, $"    printf(\"fallback {constant.Name} 1\\n\");");

@@ -58,6 +58,11 @@ internal static unsafe partial class TestLibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int pipe(int* fds);
 
+    /// <summary>Sets a file's size; off_t is 64-bit on the 64-bit Linux this suite runs on.</summary>
+    [SupportedOSPlatform("linux")]
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint send(int socket, void* buffer, nuint length, int flags);
 

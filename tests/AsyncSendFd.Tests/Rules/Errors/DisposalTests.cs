@@ -170,6 +170,34 @@ public sealed class DisposalTests(ITestOutputHelper output)
         }
     }
 
+    [SupportedOSPlatform("linux")] // an abstract address: .NET unlinks a path when the socket that bound it is disposed
+    [LinuxFact]
+    public async Task DisposingASocketBeingSent_WhileTheSendWaits_ReturnsAtOnce_LeavesTheOtherHolderListening_AndTheSendThrows()
+    {
+        var address = new UnixDomainSocketEndPoint($"\0asf-{Guid.NewGuid():N}");
+        using var carrier = SocketPair.Create();
+        using var handOff = SocketPair.Create();
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(address);
+        listener.Listen();
+        handOff.Left.SendSocket(listener);
+        using Socket otherHolder = handOff.Right.ReceiveSocket(); // the state after a hand-over: two holders
+        int filler = SocketFill.FillSendBuffer(carrier.Left, Filler);
+        Task send = carrier.Left.SendSocketAsync(listener).AsTask();
+        await Task.Delay(100);
+        Assert.False(send.IsCompleted);
+
+        Task disposing = Task.Run(listener.Dispose);
+        Assert.Same(disposing, await Task.WhenAny(disposing, Task.Delay(Promptly))); // Dispose returned at once
+        SocketFill.DrainFiller(carrier.Right, filler, Filler);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => send.WaitAsync(Guard));
+
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(address).WaitAsync(Guard);
+        using Socket accepted = await otherHolder.AcceptAsync().WaitAsync(Guard);
+        Assert.True(accepted.Connected);
+    }
+
     [SupportedOSPlatform("linux")] // seqpacket
     [LinuxFact]
     public async Task DisposingTheSocket_WhileReceiveFdsAsyncAndReceiveSocketAsyncWait_EndsBoth()

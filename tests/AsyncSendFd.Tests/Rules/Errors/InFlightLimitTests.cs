@@ -9,9 +9,9 @@ namespace AsyncSendFd.Tests.Rules.Errors;
 
 /// <summary>
 /// Linux refuses a send with ETOOMANYREFS once the sender's user has more descriptors in flight than the sender's
-/// RLIMIT_NOFILE, unless it holds CAP_SYS_RESOURCE or CAP_SYS_ADMIN (ABI.md). The sender here is the library,
-/// on a dedicated thread that drops those two capabilities from its own effective set (capabilities are
-/// per-thread, so the rest of the test host keeps them and the limit is never lowered).
+/// RLIMIT_NOFILE, unless it holds CAP_SYS_RESOURCE or CAP_SYS_ADMIN (the kernel's too_many_unix_fds, net/unix).
+/// The sender here is the library, on a dedicated thread that drops those two capabilities from its own effective
+/// set (capabilities are per-thread, so the rest of the test host keeps them and the limit is never lowered).
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
 [SupportedOSPlatform("linux")] // the kernel's in-flight limit, capabilities, seqpacket

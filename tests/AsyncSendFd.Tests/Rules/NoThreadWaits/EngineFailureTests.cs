@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using AsyncSendFd.Engine;
 using AsyncSendFd.Sockets;
+using AsyncSendFd.Syscalls;
 using AsyncSendFd.Tests.Support;
 using static AsyncSendFd.Tests.Support.Timeouts;
 using Linux = AsyncSendFd.Native.Interop.Linux;
@@ -21,20 +22,21 @@ public sealed class EngineFailureTests
     public async Task WaitFailure_ReachesTheWaiterAsItsErrno_AndTheThreadStops()
     {
         var backend = new FailingBackend();
-        var host = new EngineHost((out IReadinessBackend? created) => { created = backend; return 0; }, inlineCompletions: false);
+        var host = new EngineHost((out IReadinessBackend? created) => { created = backend; return Errno.Success; }, pollers: 3, alwaysInline: false);
         using var pair = SocketPair.Create();
         var readiness = new SocketReadiness(pair.Right.SafeHandle, host);
 
-        ValueTask<int> waiting = readiness.WaitAsync(Interest.Read, (int)pair.Right.SafeHandle.DangerousGetHandle(), default);
+        ValueTask<Errno> waiting = readiness.WaitAsync(Interest.Read, (int)pair.Right.SafeHandle.DangerousGetHandle(), default);
         backend.FailNextWait(Linux.LibC.EINVAL);
-        int outcome = await waiting.AsTask().WaitAsync(Guard);
+        Errno outcome = await waiting.AsTask().WaitAsync(Guard);
 
-        Assert.Equal(Linux.LibC.EINVAL, outcome);
-        SocketException thrown = Assert.Throws<SocketException>(() => Exceptions.ThrowIfWaitFailed(outcome, pair.Right));
+        Assert.Equal(Linux.LibC.EINVAL, outcome.Value);
+        var thrown = Assert.IsType<SocketException>(Exceptions.FromErrno(outcome, pair.Right));
         Assert.Equal(SocketError.InvalidArgument, thrown.SocketErrorCode);
+        await Task.Delay(100); // every other poller's wait (50 ms here) has ended and seen the failure
         int waitsAfterFailure = backend.Waits;
         await Task.Delay(300);
-        Assert.Equal(waitsAfterFailure, backend.Waits); // the thread left; it does not spin on the error
+        Assert.Equal(waitsAfterFailure, backend.Waits); // the pollers left; none spins on the error
     }
 
     [LinuxFact]
@@ -46,50 +48,59 @@ public sealed class EngineFailureTests
             (out IReadinessBackend? backend) =>
             {
                 backend = Interlocked.Increment(ref created) == 1 ? first : CreateEpoll();
-                return 0;
+                return Errno.Success;
             },
-            inlineCompletions: false);
+            pollers: 3,
+            alwaysInline: false);
         using var pair = SocketPair.Create();
         var readiness = new SocketReadiness(pair.Right.SafeHandle, host);
         int fd = (int)pair.Right.SafeHandle.DangerousGetHandle();
-        ValueTask<int> failing = readiness.WaitAsync(Interest.Read, fd, default);
+        ValueTask<Errno> failing = readiness.WaitAsync(Interest.Read, fd, default);
         first.FailNextWait(Linux.LibC.ENOMEM);
-        Assert.Equal(Linux.LibC.ENOMEM, await failing.AsTask().WaitAsync(Guard));
+        Assert.Equal(Linux.LibC.ENOMEM, (await failing.AsTask().WaitAsync(Guard)).Value);
 
-        ValueTask<int> working = readiness.WaitAsync(Interest.Read, fd, default);
+        ValueTask<Errno> working = readiness.WaitAsync(Interest.Read, fd, default);
         pair.Left.Send([1]);
 
-        Assert.Equal(ReadinessWaiter.Ready, await working.AsTask().WaitAsync(Guard));
+        Assert.Equal(Errno.Success, await working.AsTask().WaitAsync(Guard));
         Assert.Equal(2, created);
     }
 
     [LinuxFact]
     public async Task AFailedStart_IsNotCached_TheNextWaitStartsTheEngine()
     {
-        var host = new EngineHost(EngineHost.CreatePlatformBackend, inlineCompletions: false);
+        var host = new EngineHost(EngineHost.CreatePlatformBackend, pollers: 3, alwaysInline: false);
         using var pair = SocketPair.Create();
         var readiness = new SocketReadiness(pair.Right.SafeHandle, host);
         int fd = (int)pair.Right.SafeHandle.DangerousGetHandle();
         using var canceler = new CancellationTokenSource();
 
-        int failed;
+        Errno failed;
         using (NoFileLimit.JustAboveHighestOpen(0))
         {
             // epoll_create1 finds no free descriptor number.
             failed = await readiness.WaitAsync(Interest.Read, fd, canceler.Token).AsTask().WaitAsync(Guard);
         }
 
-        ValueTask<int> working = readiness.WaitAsync(Interest.Read, fd, canceler.Token);
+        ValueTask<Errno> working = readiness.WaitAsync(Interest.Read, fd, canceler.Token);
         pair.Left.Send([1]);
 
-        Assert.Equal(Linux.LibC.EMFILE, failed);
-        Assert.Equal(ReadinessWaiter.Ready, await working.AsTask().WaitAsync(Guard));
+        Assert.Equal(Linux.LibC.EMFILE, failed.Value);
+        Assert.Equal(Errno.Success, await working.AsTask().WaitAsync(Guard));
         canceler.Cancel(); // the failed wait's cancellation registration was disposed: nothing is left to fire
+    }
+
+    [LinuxFact]
+    public void AStartThatCannotStartAPoller_ThrowsAndClosesTheKernelQueue()
+    {
+        var host = new EngineHost(EngineHost.CreatePlatformBackend, pollers: 3, alwaysInline: false, startThread: _ => throw new OutOfMemoryException());
+
+        Leak.AssertNone(() => Assert.Throws<OutOfMemoryException>(() => host.TryGetEngine(out _)));
     }
 
     private static IReadinessBackend CreateEpoll()
     {
-        Assert.Equal(0, EngineHost.CreatePlatformBackend(out IReadinessBackend? backend));
+        Assert.Equal(Errno.Success, EngineHost.CreatePlatformBackend(out IReadinessBackend? backend));
         return backend!;
     }
 
@@ -110,16 +121,15 @@ public sealed class EngineFailureTests
             _fail.Release();
         }
 
-        public int Arm(int fd, ulong token, Interest interest, Interest added, ref bool known) => 0;
+        public Errno Register(int fd, ulong token, Interest interest) => Errno.Success;
 
-        public int Wait(Span<ReadinessEvent> events, int timeoutMilliseconds)
+        public Errno Reregister(int fd, ulong token, Interest interest) => Errno.Success;
+
+        public Errno Wait(Span<ReadinessEvent> events, int timeoutMilliseconds, out int count)
         {
             Interlocked.Increment(ref _waits);
-            return _fail.Wait(Math.Min(timeoutMilliseconds < 0 ? 50 : timeoutMilliseconds, 50)) ? -Volatile.Read(ref _errno) : 0;
-        }
-
-        public void Wake()
-        {
+            count = 0;
+            return _fail.Wait(50) ? new Errno(Volatile.Read(ref _errno)) : Errno.Success;
         }
 
         public void Dispose() => _fail.Dispose();
