@@ -123,6 +123,7 @@ internal sealed class ChaosRound
         watchdogStop.Cancel();
         await watchdog.ConfigureAwait(false);
         watchdogStop.Dispose();
+        _chaosOver.Dispose(); // abandoned workers only read IsCancellationRequested, which a disposed source still answers
         Calls.Inspect();
         foreach (CallRecord call in Calls.InFlight.Where(c => !c.IsFlagged))
         {
