@@ -168,104 +168,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         };
     }
 
-    /// <summary>A failure tells systemd the reload is over (and this generation serves on); a success is the successor's to tell.</summary>
-    private async Task<UpgradeResult> ReportAsync(UpgradeResult result)
-    {
-        if (!result.Succeeded)
-        {
-            string servesOn = result.Outcome == UpgradeOutcome.Stopping ? "" : $"; generation {_generation} serves on";
-            string status = SystemdNotifier.Status($"Upgrade failed ({result.Outcome}): {result.Error}{servesOn}");
-            await SystemdNotifier.NotifyAsync(logger, $"READY=1\n{status}").ConfigureAwait(false);
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// The host is stopping: from now on no upgrade starts, and one that has not committed is abandoned (its
-    /// successor told to exit, and killed if it is this generation's child and does not). Returns at once.
-    /// </summary>
-    public void BeginStop()
-    {
-        lock (_lock)
-        {
-            if (_stopRequested)
-            {
-                return;
-            }
-
-            _stopRequested = true;
-        }
-
-        _stop.Cancel();
-    }
-
-    /// <summary>
-    /// Stops for good or after retiring: waits for an upgrade in flight to be abandoned, closes the control listener
-    /// (a retired one stays open until exit), and a generation that stops for good (served, did not retire) removes
-    /// the control socket, its token file and a PID file that still names it.
-    /// </summary>
-    public async Task StopAsync()
-    {
-        BeginStop();
-        _sighup?.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
-
-        // Held from now on: whatever was in flight is over, and nothing starts after this.
-        await _upgradeSlot.WaitAsync().ConfigureAwait(false);
-        bool forGood;
-        lock (_lock)
-        {
-            forGood = _state == State.Serving;
-            _state = _state == State.Retired ? State.Retired : State.Stopped;
-        }
-
-        _control?.Socket.Dispose();
-        if (forGood)
-        {
-            _admission.WithdrawFileToken();
-            File.Delete(options.SocketPath);
-            if (options.PidFile is { } pidFile)
-            {
-                PidFile.DeleteIfOurs(pidFile);
-            }
-        }
-    }
-
-    private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
-    {
-        if (Environment.ProcessId == 1)
-        {
-            return (UpgradeOutcome.RunningAsPid1, RunningAsPid1Reason);
-        }
-
-        lock (_lock)
-        {
-            if (_stopRequested && _state == State.Serving)
-            {
-                return (UpgradeOutcome.Stopping, "this generation is stopping");
-            }
-
-            if (_state != State.Serving)
-            {
-                return (UpgradeOutcome.NotServing, $"this generation is not serving ({_state.ToString().ToLowerInvariant()})");
-            }
-        }
-
-        return _predecessorExited.IsCompleted
-            ? null
-            : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_predecessorProcessId}) is still draining");
-    }
-
-    /// <summary>Why an upgrade's deadline fired: this generation stopping (which wins), the caller, or the ready timeout.</summary>
-    private UpgradeOutcome AbandonedOutcome(CancellationToken caller)
-    {
-        lock (_lock)
-        {
-            return _stopRequested ? UpgradeOutcome.Stopping : caller.IsCancellationRequested ? UpgradeOutcome.Canceled : UpgradeOutcome.NotReadyInTime;
-        }
-    }
-
     /// <summary>The child's connection (its hello, with the child's token, read), or null if it exited or the deadline passed first.</summary>
     private async Task<(ControlConnection Connection, UnixPeerCredentials Peer)?> WaitForChildToConnectAsync(SuccessorChild child, CancellationToken deadline)
     {
@@ -481,6 +383,104 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     {
         await connection.RefuseAsync(reason).ConfigureAwait(false);
         connection.Dispose();
+    }
+
+    /// <summary>
+    /// The host is stopping: from now on no upgrade starts, and one that has not committed is abandoned (its
+    /// successor told to exit, and killed if it is this generation's child and does not). Returns at once.
+    /// </summary>
+    public void BeginStop()
+    {
+        lock (_lock)
+        {
+            if (_stopRequested)
+            {
+                return;
+            }
+
+            _stopRequested = true;
+        }
+
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// Stops for good or after retiring: waits for an upgrade in flight to be abandoned, closes the control listener
+    /// (a retired one stays open until exit), and a generation that stops for good (served, did not retire) removes
+    /// the control socket, its token file and a PID file that still names it.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        BeginStop();
+        _sighup?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+
+        // Held from now on: whatever was in flight is over, and nothing starts after this.
+        await _upgradeSlot.WaitAsync().ConfigureAwait(false);
+        bool forGood;
+        lock (_lock)
+        {
+            forGood = _state == State.Serving;
+            _state = _state == State.Retired ? State.Retired : State.Stopped;
+        }
+
+        _control?.Socket.Dispose();
+        if (forGood)
+        {
+            _admission.WithdrawFileToken();
+            File.Delete(options.SocketPath);
+            if (options.PidFile is { } pidFile)
+            {
+                PidFile.DeleteIfOurs(pidFile);
+            }
+        }
+    }
+
+    private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
+    {
+        if (Environment.ProcessId == 1)
+        {
+            return (UpgradeOutcome.RunningAsPid1, RunningAsPid1Reason);
+        }
+
+        lock (_lock)
+        {
+            if (_stopRequested && _state == State.Serving)
+            {
+                return (UpgradeOutcome.Stopping, "this generation is stopping");
+            }
+
+            if (_state != State.Serving)
+            {
+                return (UpgradeOutcome.NotServing, $"this generation is not serving ({_state.ToString().ToLowerInvariant()})");
+            }
+        }
+
+        return _predecessorExited.IsCompleted
+            ? null
+            : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_predecessorProcessId}) is still draining");
+    }
+
+    /// <summary>Why an upgrade's deadline fired: this generation stopping (which wins), the caller, or the ready timeout.</summary>
+    private UpgradeOutcome AbandonedOutcome(CancellationToken caller)
+    {
+        lock (_lock)
+        {
+            return _stopRequested ? UpgradeOutcome.Stopping : caller.IsCancellationRequested ? UpgradeOutcome.Canceled : UpgradeOutcome.NotReadyInTime;
+        }
+    }
+
+    /// <summary>A failure tells systemd the reload is over (and this generation serves on); a success is the successor's to tell.</summary>
+    private async Task<UpgradeResult> ReportAsync(UpgradeResult result)
+    {
+        if (!result.Succeeded)
+        {
+            string servesOn = result.Outcome == UpgradeOutcome.Stopping ? "" : $"; generation {_generation} serves on";
+            string status = SystemdNotifier.Status($"Upgrade failed ({result.Outcome}): {result.Error}{servesOn}");
+            await SystemdNotifier.NotifyAsync(logger, $"READY=1\n{status}").ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)
