@@ -148,9 +148,16 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
 
         using SuccessorChild child = started;
-        if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is { } connected)
+        if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is ({ } connection, { } peer))
         {
-            return await HandOverAsync(connected.Connection, connected.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
+            if (!_admission.MayTakeOver(peer))
+            {
+                Log.RefusedCredentials(logger, peer.ProcessId, peer.UserId, peer.GroupId);
+                await RefuseAsync(connection, CredentialsRefusal(peer)).ConfigureAwait(false);
+                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over; {await EndAsync(child)}", peer.ProcessId);
+            }
+
+            return await HandOverAsync(connection, peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
         }
 
         if (child.HasExited)
@@ -222,6 +229,15 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             }
         }
 
+        // Not this generation's child: the kernel's word on who it is comes first, then its token.
+        if (!_admission.MayTakeOver(peer))
+        {
+            Log.RefusedCredentials(logger, peer.ProcessId, peer.UserId, peer.GroupId);
+            await RefuseAsync(connection, CredentialsRefusal(peer)).ConfigureAwait(false);
+            Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} runs as uid {peer.UserId}, which may not take over", peer.ProcessId);
+            return;
+        }
+
         if (!_admission.RedeemFileToken(token))
         {
             await RefuseAsync(connection, "no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
@@ -266,8 +282,8 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     }
 
     /// <summary>
-    /// The hand-over to one connected successor, whose hello was read: credential check, offer, ready, commit,
-    /// retire. Anything but a commit leaves this generation serving with all it had, and the successor told to go.
+    /// The hand-over to one admitted successor (its hello read, its token and credentials checked): offer, ready,
+    /// commit, retire. Anything but a commit leaves this generation serving with all it had, and the successor told to go.
     /// </summary>
     private async Task<UpgradeResult> HandOverAsync(ControlConnection connection, UnixPeerCredentials peer, SuccessorChild? child, CancellationToken caller, CancellationToken deadline)
     {
@@ -275,13 +291,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         bool retired = false;
         try
         {
-            if (!_admission.MayTakeOver(peer))
-            {
-                Log.RefusedCredentials(logger, successor, peer.UserId, peer.GroupId);
-                await connection.RefuseAsync($"uid {peer.UserId} may not take over from uid {LibC.getuid()}").ConfigureAwait(false);
-                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {successor}) runs as uid {peer.UserId}, which may not take over; {await EndAsync(child)}", successor);
-            }
-
             (string[] names, SafeHandle[] handles) = Shared.Snapshot(_control!.Socket.SafeHandle);
             byte[] state = options.SaveState is { } save ? save().ToArray() : [];
             Log.HandingOver(logger, successor, peer.UserId, names.Length - 1, string.Join(", ", names.SkipLast(1)), state.Length);
@@ -378,6 +387,8 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     /// <summary>A successor that was told to go: this generation's child is given a grace to exit, then killed.</summary>
     private static async Task<string> EndAsync(SuccessorChild? child) =>
         child is null ? "it is not this generation's child" : await child.EndAsync(AbandonedChildGrace).ConfigureAwait(false);
+
+    private static string CredentialsRefusal(UnixPeerCredentials peer) => $"uid {peer.UserId} may not take over from uid {LibC.getuid()}";
 
     private static async Task RefuseAsync(ControlConnection connection, string reason)
     {
