@@ -89,6 +89,48 @@ public sealed class CredentialTests
         await serving.AssertStillServesAsync();
     }
 
+    [Fact]
+    public async Task ASuccessorThatMayNotTakeOver_IsToldSo_BeforeItsTokenIsLookedAt()
+    {
+        await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady, options => options.AuthorizeSuccessor = _ => false);
+        string fileToken = serving.FileToken();
+        using (FakeSuccessor stranger = await FakeSuccessor.ConnectAsync(serving, token: ""))
+        {
+            await stranger.SendHelloAsync();
+            (byte type, string reason) = await stranger.ReceiveTextAsync();
+            Assert.Equal(Wire.Refused, type);
+            Assert.Equal($"uid {Identity.UserId} may not take over from uid {Identity.UserId}", reason);
+        }
+
+        await serving.Log.WaitForAsync($"(uid {Identity.UserId}, gid ");
+        Assert.Equal(fileToken, serving.FileToken()); // not used up by a refused stranger
+        await serving.AssertStillServesAsync();
+    }
+
+    [RootFact]
+    public async Task AnotherUser_ConnectingOnItsOwn_IsRefusedByItsCredentials()
+    {
+        await using ServingGeneration serving = await ServingGeneration.StartAsync(AmpleReady);
+        using var children = new ChildSuccessors(serving.Directory, serving.SocketPath);
+        File.SetUnixFileMode(serving.Directory, (UnixFileMode)Convert.ToInt32("755", 8));
+        File.SetUnixFileMode(serving.SocketPath, (UnixFileMode)Convert.ToInt32("777", 8));
+
+        // Started by this test, not by the serving generation: no token of its own.
+        using var child = System.Diagnostics.Process.Start(children.StartInfo(Nobody))!;
+        (FakeSuccessor successor, Socket link) = await children.AcceptAsync();
+        using (successor)
+        using (link)
+        {
+            await successor.SendHelloAsync();
+            (byte type, string reason) = await successor.ReceiveTextAsync();
+            Assert.Equal(Wire.Refused, type);
+            Assert.Equal($"uid {Nobody} may not take over from uid {Identity.UserId}", reason);
+        }
+
+        await serving.Log.WaitForAsync($"(uid {Nobody}, gid {Nobody}): not an allowed user");
+        await serving.AssertStillServesAsync();
+    }
+
     [RootFact]
     public async Task UpgradeAsync_AnotherUser_IsRefused_UntilAllowed()
     {

@@ -117,6 +117,7 @@ public sealed partial class GenerationProcessTests : IDisposable
             await AskUntilAsync($"generation {generation} pid "); // the retired one answers until it has stopped accepting
 
             // The retired generation exits and is reaped: the supervisor is left with the serving generation alone (and its sleep).
+            await WaitUntilAsync(() => host.Lines.Count(line => line.Contains("The previous generation", StringComparison.Ordinal) && line.EndsWith("has exited", StringComparison.Ordinal)) == generation - 1);
             await WaitUntilAsync(() => ChildrenOf(supervisor).Count(child => Command(child) != "sleep") == 1 && !Zombies(supervisor));
             Assert.True(HostProcess.Runs(supervisor));
         }

@@ -56,6 +56,7 @@ public sealed class InheritedDescriptorTests
         // The retired generation stops (the upgrader closes all it holds); nothing of the hosting package unlinks the path.
         await serving.Upgrader.DisposeAsync();
         Assert.True(File.Exists(path));
+        Assert.True(File.Exists(serving.SocketPath)); // nor the control socket's, bound by this (the first) generation
         await AssertAcceptsThroughPathAsync(adopted, path);
 
         // Nor when the last generation stops for good: it removes its control socket, not the application's endpoints.

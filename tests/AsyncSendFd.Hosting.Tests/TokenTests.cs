@@ -23,7 +23,7 @@ public sealed class TokenTests
 
         async Task Refused()
         {
-            using var fake = new FakeSuccessor(await ConnectAsync(serving), token);
+            using FakeSuccessor fake = await FakeSuccessor.ConnectAsync(serving, token);
             await fake.SendHelloAsync();
             (byte type, string reason) = await fake.ReceiveTextAsync(); // no descriptor rides on a refusal
             Assert.Equal(Wire.Refused, type);
@@ -64,13 +64,13 @@ public sealed class TokenTests
         Assert.Equal(64, first.Length);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(serving.TokenPath));
 
-        using (var admitted = new FakeSuccessor(await ConnectAsync(serving), first))
+        using (FakeSuccessor admitted = await FakeSuccessor.ConnectAsync(serving, first))
         {
             Assert.Equal(2, await admitted.HelloAndOfferAsync());
         }
 
         await FailedUpgradeTests.WaitForFailuresAsync(serving.Log, "exited before it was ready", 1);
-        using (var replayed = new FakeSuccessor(await ConnectAsync(serving), first))
+        using (FakeSuccessor replayed = await FakeSuccessor.ConnectAsync(serving, first))
         {
             await replayed.SendHelloAsync();
             Assert.Equal(Wire.Refused, (await replayed.ReceiveTextAsync()).Type);
@@ -100,7 +100,7 @@ public sealed class TokenTests
         // The child hung up before it was ready: the attempt is over.
         Assert.Equal(UpgradeOutcome.SuccessorExited, (await upgrade.WaitAsync(Guard)).Outcome);
 
-        using var late = new FakeSuccessor(await ConnectAsync(serving), childToken);
+        using FakeSuccessor late = await FakeSuccessor.ConnectAsync(serving, childToken);
         await late.SendHelloAsync();
         (byte type, string reason) = await late.ReceiveTextAsync();
         Assert.Equal(Wire.Refused, type);
@@ -143,12 +143,5 @@ public sealed class TokenTests
         Assert.Equal(second, serving.FileToken());
         await next.DisposeAsync(); // stops for good
         Assert.False(File.Exists(serving.TokenPath));
-    }
-
-    private static async Task<Socket> ConnectAsync(ServingGeneration serving)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(serving.SocketPath));
-        return socket;
     }
 }

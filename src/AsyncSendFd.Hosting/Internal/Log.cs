@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Upgrade failed, this generation keeps serving: {Reason}")]
     public static partial void UpgradeFailed(ILogger logger, string reason);
 
-    [LoggerMessage(8, LogLevel.Warning, "Refused successor pid {ProcessId} (uid {UserId}, gid {GroupId}): those credentials may not take over")]
+    [LoggerMessage(8, LogLevel.Warning, "Refused successor pid {ProcessId} (uid {UserId}, gid {GroupId}): not an allowed user")]
     public static partial void RefusedCredentials(ILogger logger, int processId, uint userId, uint groupId);
 
     [LoggerMessage(9, LogLevel.Information, "The previous generation (pid {ProcessId}) has exited")]

@@ -151,9 +151,16 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         }
 
         using SuccessorChild child = started;
-        if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is { } connected)
+        if (await WaitForChildToConnectAsync(child, deadline.Token).ConfigureAwait(false) is ({ } connection, { } peer))
         {
-            return await HandOverAsync(connected.Connection, connected.Peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
+            if (!_admission.MayTakeOver(peer))
+            {
+                Log.RefusedCredentials(logger, peer.ProcessId, peer.UserId, peer.GroupId);
+                await RefuseAsync(connection, CredentialsRefusal(peer)).ConfigureAwait(false);
+                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {peer.ProcessId}) runs as uid {peer.UserId}, which may not take over; {await EndAsync(child)}", peer.ProcessId);
+            }
+
+            return await HandOverAsync(connection, peer, child, cancellationToken, deadline.Token).ConfigureAwait(false);
         }
 
         if (child.HasExited)
@@ -169,104 +176,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             UpgradeOutcome.Canceled => Failed(UpgradeOutcome.Canceled, $"the upgrade was canceled before the successor (pid {pid}) connected; it was killed", pid),
             _ => Failed(UpgradeOutcome.SuccessorDidNotConnect, $"the successor (pid {pid}) did not connect within {options.ReadyTimeout}; it was killed", pid),
         };
-    }
-
-    /// <summary>A failure tells systemd the reload is over (and this generation serves on); a success is the successor's to tell.</summary>
-    private async Task<UpgradeResult> ReportAsync(UpgradeResult result)
-    {
-        if (!result.Succeeded)
-        {
-            string servesOn = result.Outcome == UpgradeOutcome.Stopping ? "" : $"; generation {_generation} serves on";
-            string status = SystemdNotifier.Status($"Upgrade failed ({result.Outcome}): {result.Error}{servesOn}");
-            await SystemdNotifier.NotifyAsync(logger, $"READY=1\n{status}").ConfigureAwait(false);
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// The host is stopping: from now on no upgrade starts, and one that has not committed is abandoned (its
-    /// successor told to exit, and killed if it is this generation's child and does not). Returns at once.
-    /// </summary>
-    public void BeginStop()
-    {
-        lock (_lock)
-        {
-            if (_stopRequested)
-            {
-                return;
-            }
-
-            _stopRequested = true;
-        }
-
-        _stop.Cancel();
-    }
-
-    /// <summary>
-    /// Stops for good or after retiring: waits for an upgrade in flight to be abandoned, closes the control listener
-    /// (a retired one stays open until exit), and a generation that stops for good (served, did not retire) removes
-    /// the control socket, its token file and a PID file that still names it.
-    /// </summary>
-    public async Task StopAsync()
-    {
-        BeginStop();
-        _sighup?.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
-
-        // Held from now on: whatever was in flight is over, and nothing starts after this.
-        await _upgradeSlot.WaitAsync().ConfigureAwait(false);
-        bool forGood;
-        lock (_lock)
-        {
-            forGood = _state == State.Serving;
-            _state = _state == State.Retired ? State.Retired : State.Stopped;
-        }
-
-        _control?.Socket.Dispose();
-        if (forGood)
-        {
-            _admission.WithdrawFileToken();
-            File.Delete(options.SocketPath);
-            if (options.PidFile is { } pidFile)
-            {
-                PidFile.DeleteIfOurs(pidFile);
-            }
-        }
-    }
-
-    private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
-    {
-        if (Environment.ProcessId == 1)
-        {
-            return (UpgradeOutcome.RunningAsPid1, RunningAsPid1Reason);
-        }
-
-        lock (_lock)
-        {
-            if (_stopRequested && _state == State.Serving)
-            {
-                return (UpgradeOutcome.Stopping, "this generation is stopping");
-            }
-
-            if (_state != State.Serving)
-            {
-                return (UpgradeOutcome.NotServing, $"this generation is not serving ({_state.ToString().ToLowerInvariant()})");
-            }
-        }
-
-        return _predecessorExited.IsCompleted
-            ? null
-            : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_predecessorProcessId}) is still draining");
-    }
-
-    /// <summary>Why an upgrade's deadline fired: this generation stopping (which wins), the caller, or the ready timeout.</summary>
-    private UpgradeOutcome AbandonedOutcome(CancellationToken caller)
-    {
-        lock (_lock)
-        {
-            return _stopRequested ? UpgradeOutcome.Stopping : caller.IsCancellationRequested ? UpgradeOutcome.Canceled : UpgradeOutcome.NotReadyInTime;
-        }
     }
 
     /// <summary>The child's connection (its hello, with the child's token, read), or null if it exited or the deadline passed first.</summary>
@@ -323,6 +232,15 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             }
         }
 
+        // Not this generation's child: the kernel's word on who it is comes first, then its token.
+        if (!_admission.MayTakeOver(peer))
+        {
+            Log.RefusedCredentials(logger, peer.ProcessId, peer.UserId, peer.GroupId);
+            await RefuseAsync(connection, CredentialsRefusal(peer)).ConfigureAwait(false);
+            Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} runs as uid {peer.UserId}, which may not take over", peer.ProcessId);
+            return;
+        }
+
         if (!_admission.RedeemFileToken(token))
         {
             await RefuseAsync(connection, "no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
@@ -368,8 +286,8 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     }
 
     /// <summary>
-    /// The hand-over to one connected successor, whose hello was read: credential check, offer, ready, commit,
-    /// retire. Anything but a commit leaves this generation serving with all it had, and the successor told to go.
+    /// The hand-over to one admitted successor (its hello read, its token and credentials checked): offer, ready,
+    /// commit, retire. Anything but a commit leaves this generation serving with all it had, and the successor told to go.
     /// </summary>
     private async Task<UpgradeResult> HandOverAsync(ControlConnection connection, UnixPeerCredentials peer, SuccessorChild? child, CancellationToken caller, CancellationToken deadline)
     {
@@ -377,13 +295,6 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
         bool retired = false;
         try
         {
-            if (!_admission.MayTakeOver(peer))
-            {
-                Log.RefusedCredentials(logger, successor, peer.UserId, peer.GroupId);
-                await connection.RefuseAsync($"uid {peer.UserId} may not take over from uid {LibC.getuid()}").ConfigureAwait(false);
-                return Failed(UpgradeOutcome.CredentialsRefused, $"the successor (pid {successor}) runs as uid {peer.UserId}, which may not take over; {await EndAsync(child)}", successor);
-            }
-
             (string[] names, SafeHandle[] handles) = Shared.Snapshot(_control!.Socket.SafeHandle);
             byte[] state = options.SaveState is { } save ? save().ToArray() : [];
             Log.HandingOver(logger, successor, peer.UserId, names.Length - 1, string.Join(", ", names.SkipLast(1)), state.Length);
@@ -483,10 +394,110 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
     private static async Task<string> EndAsync(SuccessorChild? child) =>
         child is null ? "it is not this generation's child" : await child.EndAsync(AbandonedChildGrace).ConfigureAwait(false);
 
+    private static string CredentialsRefusal(UnixPeerCredentials peer) => $"uid {peer.UserId} may not take over from uid {LibC.getuid()}";
+
     private static async Task RefuseAsync(ControlConnection connection, string reason)
     {
         await connection.RefuseAsync(reason).ConfigureAwait(false);
         connection.Dispose();
+    }
+
+    /// <summary>
+    /// The host is stopping: from now on no upgrade starts, and one that has not committed is abandoned (its
+    /// successor told to exit, and killed if it is this generation's child and does not). Returns at once.
+    /// </summary>
+    public void BeginStop()
+    {
+        lock (_lock)
+        {
+            if (_stopRequested)
+            {
+                return;
+            }
+
+            _stopRequested = true;
+        }
+
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// Stops for good or after retiring: waits for an upgrade in flight to be abandoned, closes the control listener
+    /// (a retired one stays open until exit), and a generation that stops for good (served, did not retire) removes
+    /// the control socket, its token file and a PID file that still names it.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        BeginStop();
+        _sighup?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+
+        // Held from now on: whatever was in flight is over, and nothing starts after this.
+        await _upgradeSlot.WaitAsync().ConfigureAwait(false);
+        bool forGood;
+        lock (_lock)
+        {
+            forGood = _state == State.Serving;
+            _state = _state == State.Retired ? State.Retired : State.Stopped;
+        }
+
+        _control?.Socket.Dispose();
+        if (forGood)
+        {
+            _admission.WithdrawFileToken();
+            File.Delete(options.SocketPath);
+            if (options.PidFile is { } pidFile)
+            {
+                PidFile.DeleteIfOurs(pidFile);
+            }
+        }
+    }
+
+    private (UpgradeOutcome Outcome, string Reason)? NotReadyForUpgrade()
+    {
+        if (Environment.ProcessId == 1)
+        {
+            return (UpgradeOutcome.RunningAsPid1, RunningAsPid1Reason);
+        }
+
+        lock (_lock)
+        {
+            if (_stopRequested && _state == State.Serving)
+            {
+                return (UpgradeOutcome.Stopping, "this generation is stopping");
+            }
+
+            if (_state != State.Serving)
+            {
+                return (UpgradeOutcome.NotServing, $"this generation is not serving ({_state.ToString().ToLowerInvariant()})");
+            }
+        }
+
+        return _predecessorExited.IsCompleted
+            ? null
+            : (UpgradeOutcome.PreviousGenerationDraining, $"the previous generation (pid {_predecessorProcessId}) is still draining");
+    }
+
+    /// <summary>Why an upgrade's deadline fired: this generation stopping (which wins), the caller, or the ready timeout.</summary>
+    private UpgradeOutcome AbandonedOutcome(CancellationToken caller)
+    {
+        lock (_lock)
+        {
+            return _stopRequested ? UpgradeOutcome.Stopping : caller.IsCancellationRequested ? UpgradeOutcome.Canceled : UpgradeOutcome.NotReadyInTime;
+        }
+    }
+
+    /// <summary>A failure tells systemd the reload is over (and this generation serves on); a success is the successor's to tell.</summary>
+    private async Task<UpgradeResult> ReportAsync(UpgradeResult result)
+    {
+        if (!result.Succeeded)
+        {
+            string servesOn = result.Outcome == UpgradeOutcome.Stopping ? "" : $"; generation {_generation} serves on";
+            string status = SystemdNotifier.Status($"Upgrade failed ({result.Outcome}): {result.Error}{servesOn}");
+            await SystemdNotifier.NotifyAsync(logger, $"READY=1\n{status}").ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     private UpgradeResult Failed(UpgradeOutcome outcome, string reason, int processId = 0)

@@ -42,6 +42,7 @@ internal sealed class SuccessorSide(UpgradeOptions options, ILogger logger) : ID
     /// <exception cref="TimeoutException">No offer within the ready timeout.</exception>
     public async Task<Socket?> TryTakeOverAsync(CancellationToken cancellationToken)
     {
+        string? token = TakeToken();
         Socket? socket = await TryConnectAsync(cancellationToken).ConfigureAwait(false);
         if (socket is null)
         {
@@ -58,7 +59,7 @@ internal sealed class SuccessorSide(UpgradeOptions options, ILogger logger) : ID
         {
             try
             {
-                await predecessor.SendAsync(UpgradeWire.EncodeHello(TakeToken()), deadline.Token).ConfigureAwait(false);
+                await predecessor.SendAsync(UpgradeWire.EncodeHello(token), deadline.Token).ConfigureAwait(false);
             }
             catch (SocketException)
             {

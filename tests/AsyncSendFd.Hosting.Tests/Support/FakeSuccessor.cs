@@ -20,12 +20,12 @@ internal sealed class FakeSuccessor : IDisposable
 
     public FdMessageChannel Channel { get; }
 
-    /// <summary>Connects from this process (so the serving generation sees this process's credentials), with the token file's token.</summary>
-    public static async Task<FakeSuccessor> ConnectAsync(ServingGeneration serving)
+    /// <summary>Connects from this process (so the serving generation sees this process's credentials), with the token file's token unless told another.</summary>
+    public static async Task<FakeSuccessor> ConnectAsync(ServingGeneration serving, string? token = null)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(serving.SocketPath));
-        return new FakeSuccessor(socket, serving.FileToken());
+        return new FakeSuccessor(socket, token ?? serving.FileToken());
     }
 
     public async Task SendAsync(byte[] payload, params SafeHandle[] fds) => await Channel.SendAsync(payload, fds);
