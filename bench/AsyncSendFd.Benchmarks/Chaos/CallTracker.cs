@@ -87,12 +87,13 @@ internal sealed class CallTracker(ChaosRound round)
                 continue;
             }
 
+            // A call that began after the disposal or the close is measured from its start.
             long age = now - call.StartedAt;
-            if (call.Endpoint is { DisposedAt: > 0 } endpoint && now - endpoint.DisposedAt > DisposalBoundMs)
+            if (call.Endpoint is { DisposedAt: > 0 } endpoint && now - Math.Max(endpoint.DisposedAt, call.StartedAt) > DisposalBoundMs)
             {
                 Flag(call, Violations.OutlivedDisposal, $"{call.What} still runs {now - endpoint.DisposedAt} ms after {endpoint} was disposed (started {age} ms ago)");
             }
-            else if (call.Peer is { DisposedAt: > 0 } peer && now - peer.DisposedAt > PeerCloseBoundMs)
+            else if (call.Peer is { DisposedAt: > 0 } peer && now - Math.Max(peer.DisposedAt, call.StartedAt) > PeerCloseBoundMs)
             {
                 Flag(call, Violations.OutlivedPeerClose, $"{call.What} still waits {now - peer.DisposedAt} ms after {peer} was closed (started {age} ms ago)");
             }

@@ -114,6 +114,10 @@ internal static class ChaosRunner
         for (; clock.Elapsed < options.Duration; round++)
         {
             RoundResult result = await new ChaosRound(round, options.Faults, counters, violations, new Random(rng.Next())).RunAsync(options.RoundChaos).ConfigureAwait(false);
+
+            // This continuation may run inline, on the stack of the round that just ended, which would keep its every
+            // object alive through the heap measurement below: measure from a fresh stack.
+            await Task.Yield();
             int descriptors = baseline.CheckDescriptors(round, violations);
             int threads = baseline.CheckThreads(round, violations);
             heap.Add(ProcessGauges.HeapBytes());
@@ -155,7 +159,7 @@ internal static class ChaosRunner
             return;
         }
 
-        int window = Math.Max(1, Math.Min(5, heap.Count / 3)); // the shared ArrayPool's fill alone moves the heap by 10-15 MiB
+        int window = Math.Max(1, Math.Min(5, heap.Count / 3)); // medians, so that one round's noise is no trend
         long heapEarly = Median(heap.Take(window));
         long heapLate = Median(heap.TakeLast(window));
         long rssEarly = Median(resident.Take(window));
