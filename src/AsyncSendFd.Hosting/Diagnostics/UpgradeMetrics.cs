@@ -21,7 +21,7 @@ internal static class UpgradeMetrics
     private static readonly Histogram<double> Duration = Meter.CreateHistogram(
         "asyncsendfd.upgrade.duration",
         "s",
-        "How long upgrades took, from the request (or the successor's hello) to the outcome (for a success: until the successor was ready and committed), by outcome. Connections refused before an upgrade started are counted, not timed.",
+        "How long upgrades took, from the request (or the successor's hello) to the outcome (for a success: until the successor was ready and committed), by outcome. Connections that never said a hello of this protocol are counted, not timed.",
         tags: null,
         new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
 

@@ -232,28 +232,34 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             }
         }
 
-        // Not this generation's child: the kernel's word on who it is comes first, then its token.
+        // Not this generation's child: timed from its hello, as an upgrade this generation starts is from its request.
+        await UpgradeMetrics.TimeAsync(() => AdmitAndHandOverAsync(connection, peer, token)).ConfigureAwait(false);
+    }
+
+    /// <summary>A successor someone else started: the kernel's word on who it is comes first, then its token.</summary>
+    private async Task<UpgradeResult> AdmitAndHandOverAsync(ControlConnection connection, UnixPeerCredentials peer, string token)
+    {
         if (!_admission.MayTakeOver(peer))
         {
             Log.RefusedCredentials(logger, peer.ProcessId, peer.UserId, peer.GroupId);
             await RefuseAsync(connection, CredentialsRefusal(peer)).ConfigureAwait(false);
-            Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} runs as uid {peer.UserId}, which may not take over", peer.ProcessId);
-            return;
+            return Failed(UpgradeOutcome.CredentialsRefused, $"pid {peer.ProcessId} runs as uid {peer.UserId}, which may not take over", peer.ProcessId);
         }
 
         if (!_admission.RedeemFileToken(token))
         {
             await RefuseAsync(connection, "no valid upgrade token: only a successor this generation started (or gave the token file's token) may take over").ConfigureAwait(false);
-            Failed(UpgradeOutcome.TokenRefused, $"pid {peer.ProcessId} presented no valid upgrade token: this generation did not start it", peer.ProcessId);
-            return;
+            return Failed(UpgradeOutcome.TokenRefused, $"pid {peer.ProcessId} presented no valid upgrade token: this generation did not start it", peer.ProcessId);
         }
 
         (UpgradeOutcome Outcome, string Reason)? notNow = NotReadyForUpgrade();
         if (notNow is not null || !await _upgradeSlot.WaitAsync(0).ConfigureAwait(false))
         {
-            UpgradeMetrics.Ended(notNow?.Outcome ?? UpgradeOutcome.AlreadyInProgress);
-            await RefuseAsync(connection, notNow?.Reason ?? "another upgrade is running").ConfigureAwait(false);
-            return;
+            // Not logged as a failure: this generation's own upgrade, if one runs, reports.
+            (UpgradeOutcome outcome, string reason) = notNow ?? (UpgradeOutcome.AlreadyInProgress, "another upgrade is running");
+            UpgradeMetrics.Ended(outcome);
+            await RefuseAsync(connection, reason).ConfigureAwait(false);
+            return UpgradeResult.Failure(outcome, reason, peer.ProcessId);
         }
 
         try
@@ -262,7 +268,7 @@ internal sealed class ServingSide(UpgradeOptions options, ILogger logger)
             await SystemdNotifier.NotifyAsync(logger, SystemdNotifier.Reloading()).ConfigureAwait(false);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             deadline.CancelAfter(options.ReadyTimeout);
-            await ReportAsync(await UpgradeMetrics.TimeAsync(() => HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token)).ConfigureAwait(false)).ConfigureAwait(false);
+            return await ReportAsync(await HandOverAsync(connection, peer, child: null, CancellationToken.None, deadline.Token).ConfigureAwait(false)).ConfigureAwait(false);
         }
         finally
         {
