@@ -85,6 +85,9 @@ internal sealed class ReadinessEngine
 
     public bool HasFailed => _failureErrno != 0;
 
+    /// <summary>The poller threads running now: the first few, and those started while continuations hold them.</summary>
+    public int Pollers => Volatile.Read(ref _pollers);
+
     /// <summary>The errno the engine's wait failed with; <see cref="Errno.Success"/> while it runs.</summary>
     public Errno FailureErrno => new(_failureErrno);
 
