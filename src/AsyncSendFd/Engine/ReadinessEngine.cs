@@ -23,8 +23,10 @@ namespace AsyncSendFd.Engine;
 /// <para>
 /// A waiting call holds no reference on its socket, so <see cref="System.Net.Sockets.Socket.Dispose()"/> closes it at
 /// once, and the kernel may then drop the registration without an event. Every <see cref="ScanIntervalMilliseconds"/>
-/// while calls wait, a timer looks for waiters whose socket handle is closed and ends their waits; the retried call
-/// then throws <see cref="ObjectDisposedException"/>.
+/// while calls wait, a scanning thread looks for waiters whose socket handle is closed and ends their waits; the
+/// retried call then throws <see cref="ObjectDisposedException"/>. The thread is the engine's own, not a timer on the
+/// thread pool, so a starved pool does not keep a blocking call from seeing its socket's disposal; it parks while
+/// nothing waits.
 /// </para>
 /// </remarks>
 internal sealed class ReadinessEngine
@@ -41,13 +43,13 @@ internal sealed class ReadinessEngine
     private const int EventsPerWait = 64;
 
     private readonly Lock _tableLock = new();
-    private readonly Timer _scan;
+    private readonly ManualResetEventSlim _waitsToScan = new(false);
     private readonly bool _alwaysInline;
     private readonly int _basePollers;
     private readonly Action<Thread> _startThread;
     private DescriptorRegistration?[] _registrations = new DescriptorRegistration?[256];
-    private int _scanRunning;
-    private int _idleScans;
+    private int _scannerParked;
+    private volatile bool _stopped;
     private int _pollersInWait;
     private int _pollers;
     private volatile int _failureErrno;
@@ -64,14 +66,16 @@ internal sealed class ReadinessEngine
         _alwaysInline = alwaysInline;
         _basePollers = pollers;
         _startThread = startThread ?? (static thread => thread.UnsafeStart());
-        _scan = new Timer(static state => ((ReadinessEngine)state!).ScanForClosedSockets(), this, Timeout.Infinite, Timeout.Infinite);
         try
         {
+            _scannerParked = 1;
+            _startThread(new Thread(ScanWhileCallsWait) { IsBackground = true, Name = "AsyncSendFd disposal scan" });
             StartPoller();
         }
         catch
         {
-            _scan.Dispose();
+            _stopped = true;
+            _waitsToScan.Set();
             backend.Dispose();
             throw;
         }
@@ -115,10 +119,10 @@ internal sealed class ReadinessEngine
     {
         Errno armed = RegistrationFor(fd).Add(waiter, out canceled);
 
-        // Read after the link's full fence, paired with the scan's exchange: one of the two sees the other.
-        if (armed.IsSuccess && Volatile.Read(ref _scanRunning) == 0)
+        // Read after the link's full fence, paired with the scanner's exchange: one of the two sees the other.
+        if (armed.IsSuccess && Volatile.Read(ref _scannerParked) == 1 && Interlocked.Exchange(ref _scannerParked, 0) == 1)
         {
-            StartScan();
+            _waitsToScan.Set();
         }
 
         return armed;
@@ -240,45 +244,59 @@ internal sealed class ReadinessEngine
         return false;
     }
 
-    private void StartScan()
+    /// <summary>The scanning thread: a scan per interval while calls wait, parked after a few scans that found none.</summary>
+    private void ScanWhileCallsWait()
     {
-        if (Interlocked.Exchange(ref _scanRunning, 1) == 0)
+        int idleScans = 0;
+        while (!_stopped && !HasFailed)
         {
-            Volatile.Write(ref _idleScans, 0);
-            _scan.Change(ScanIntervalMilliseconds, ScanIntervalMilliseconds);
-        }
-    }
-
-    /// <summary>On the timer: ends the waits of disposed sockets, and stops the timer after a few scans with nothing waiting.</summary>
-    private void ScanForClosedSockets()
-    {
-        bool anyWaiting = false;
-        DescriptorRegistration?[] table = Volatile.Read(ref _registrations);
-        foreach (DescriptorRegistration? registration in table)
-        {
-            if (registration is not { HasWaiters: true })
+            if (Volatile.Read(ref _scannerParked) == 1)
             {
+                _waitsToScan.Wait();
+                if (Volatile.Read(ref _scannerParked) == 1)
+                {
+                    // A late wake-up meant for an earlier park: every real one lowers the flag before it sets the event.
+                    _waitsToScan.Reset();
+                }
+
                 continue;
             }
 
-            anyWaiting = true;
-            CompleteAll(registration.TakeClosed(), Errno.Success);
-        }
-
-        if (anyWaiting)
-        {
-            Volatile.Write(ref _idleScans, 0);
-        }
-        else if (Interlocked.Increment(ref _idleScans) >= 4)
-        {
-            // Idle: stop ticking. A wait that links after the exchange sees the flag down and starts the timer again.
-            _scan.Change(Timeout.Infinite, Timeout.Infinite);
-            Interlocked.Exchange(ref _scanRunning, 0);
-            if (Array.Exists(Volatile.Read(ref _registrations), static r => r is { HasWaiters: true }))
+            Thread.Sleep(ScanIntervalMilliseconds);
+            if (EndWaitsOfClosedSockets())
             {
-                StartScan();
+                idleScans = 0;
+            }
+            else if (++idleScans >= 4)
+            {
+                idleScans = 0;
+                _waitsToScan.Reset();
+                Interlocked.Exchange(ref _scannerParked, 1);
+
+                // A wait that linked before the exchange is seen here; one after it sees the flag up and wakes this thread.
+                if (Array.Exists(Volatile.Read(ref _registrations), static r => r is { HasWaiters: true }))
+                {
+                    Interlocked.Exchange(ref _scannerParked, 0);
+                }
             }
         }
+    }
+
+    /// <summary>Ends the waits of disposed sockets.</summary>
+    /// <returns>Whether any call was waiting.</returns>
+    private bool EndWaitsOfClosedSockets()
+    {
+        bool anyWaiting = false;
+        foreach (DescriptorRegistration? registration in Volatile.Read(ref _registrations))
+        {
+            if (registration is { HasWaiters: true })
+            {
+                anyWaiting = true;
+                CompleteAll(registration.TakeClosed(), Errno.Success);
+            }
+        }
+
+        return anyWaiting;
     }
 
     /// <summary>
@@ -302,6 +320,8 @@ internal sealed class ReadinessEngine
                 CompleteAll(registration.TakeAll(), errno);
             }
         }
+
+        _waitsToScan.Set(); // the scanner ends with the engine
     }
 
     private static void CompleteAll(ReadinessWaiter? chain, Errno outcome)

@@ -78,7 +78,7 @@ public sealed class DisposalTests(ITestOutputHelper output)
         await Task.Delay(100);
         Assert.False(pending.IsCompleted, $"the {call} did not wait");
 
-        Task dispose = Task.Run(waiting.Dispose);
+        Task dispose = Task.Factory.StartNew(waiting.Dispose, TaskCreationOptions.LongRunning); // not behind other tests' work on the pool
         Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(Promptly)));
         Task ended = await Task.WhenAny(pending, Task.Delay(Promptly));
 
