@@ -12,7 +12,7 @@ namespace AsyncSendFd.Benchmarks.Quick;
 /// exporter), and with the runtime's metrics EventSource aggregating them (what <c>dotnet-counters monitor</c> turns
 /// on in the process), in interleaved rounds in rotating order; each listener's cost is divided by the cost with
 /// nobody listening, round by round. Two costs per descriptor: wall time, and the process's CPU time (all threads:
-/// the callers, the readiness thread, the thread pool, the EventSource's aggregation thread), which a loaded machine
+/// the callers, the readiness pollers, the thread pool, the EventSource's aggregation thread), which a loaded machine
 /// inflates far less than wall time; the target is checked on CPU time. What nobody listening costs against the code
 /// before the meter existed cannot be measured in one process: compare the other scenarios across the two builds.
 /// </summary>

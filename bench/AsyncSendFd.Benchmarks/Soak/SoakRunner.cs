@@ -51,8 +51,8 @@ internal static class SoakRunner
         GC.Collect();
         Snapshot end = Snapshot.Take();
         Console.WriteLine($"done: {passed:N0} descriptors in {elapsed.TotalSeconds:F1} s; end: {end}");
-        // Once per process and whatever N is: the readiness monitor's wake pipe (two descriptors, opened on the first
-        // wait) and now and then one descriptor of the runtime's own. A leak grows with N; compare two sizes.
+        // Once per process and whatever N is: the readiness engine's epoll descriptor (opened on the first wait) and
+        // now and then one descriptor of the runtime's own. A leak grows with N; compare two sizes.
         bool flat = end.Descriptors <= start.Descriptors + 3;
         Console.WriteLine(flat ? "descriptor count flat" : $"descriptor count grew by {end.Descriptors - start.Descriptors}");
         foreach ((string fd, string target) in OpenDescriptors().Where(p => !openAtStart.ContainsKey(p.Key)))

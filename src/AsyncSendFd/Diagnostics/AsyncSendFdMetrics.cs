@@ -17,7 +17,7 @@ namespace AsyncSendFd.Diagnostics;
 /// path pays a load and a branch. Messages and descriptors sent and received, the busy paths, are tallied per
 /// processor (<see cref="MessageTally"/>) and read when a listener collects; they count from the first time someone
 /// listened. Refusals and engine events are rare and go to the listeners as they happen, with a tag built on the
-/// stack. Calls waiting are observed when a listener collects (a count of the engine's registrations), not counted up
+/// stack. Calls waiting are observed when a listener collects (a count of the calls linked into the engine's registrations), not counted up
 /// and down, so the figure is right however late the listener attaches.
 /// </remarks>
 internal static class AsyncSendFdMetrics
@@ -92,7 +92,7 @@ internal static class AsyncSendFdMetrics
         }
     }
 
-    /// <summary>A readiness engine started (its thread runs).</summary>
+    /// <summary>A readiness engine started (its pollers run).</summary>
     public static void EngineStarted()
     {
         if (EngineStarts.Enabled)
@@ -101,7 +101,7 @@ internal static class AsyncSendFdMetrics
         }
     }
 
-    /// <summary>The engine could not start (<c>epoll_create1</c>, <c>kqueue</c>, or its wake-up descriptor failed).</summary>
+    /// <summary>The engine could not start (<c>epoll_create1</c> or <c>kqueue</c> failed).</summary>
     public static void EngineStartFailed(Errno errno) => EngineFailed("start", errno);
 
     /// <summary>The running engine's wait failed for good: every waiting call ended with <paramref name="errno"/>.</summary>

@@ -5,8 +5,8 @@ namespace AsyncSendFd.Engine;
 
 /// <summary>
 /// One descriptor number's registration with the engine: every call waiting on it, from any <see cref="System.Net.Sockets.Socket"/>
-/// object over it, and what the kernel has armed. The kernel keeps one registration per descriptor, so two Socket
-/// objects over one descriptor share this one, and an event wakes the waiters of both.
+/// object over it, and what the kernel has armed. The kernel keeps one registration per descriptor (per descriptor and
+/// filter for kqueue), so two Socket objects over one descriptor share this one, and an event wakes the waiters of both.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -84,7 +84,7 @@ internal sealed class DescriptorRegistration(ReadinessEngine engine, int fd)
 
             // Armed again even when another waiter armed the same directions: that one's descriptor number may have
             // been closed and reused for this socket (a wrapper that does not own its descriptor is never told), and
-            // the kernel registers the file, not the number. One epoll_ctl per wait, as before sharing.
+            // the kernel registers the file, not the number. One epoll_ctl per wait.
             Errno armed = ArmLocked(WantedLocked());
             if (armed.IsSuccess && engine.HasFailed)
             {

@@ -10,7 +10,7 @@ namespace AsyncSendFd.Engine;
 /// <param name="createBackend">Creates the kernel's queue.</param>
 /// <param name="pollers">How many poller threads an engine runs.</param>
 /// <param name="alwaysInline">The inline-completions opt-in.</param>
-/// <param name="startThread">Starts a poller thread; a test's seam.</param>
+/// <param name="startThread">Starts the engine's threads; a test's seam.</param>
 internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int pollers, bool alwaysInline, Action<Thread>? startThread = null)
 {
     /// <summary>Creates a backend, or returns the errno.</summary>
@@ -25,7 +25,8 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int po
     /// <summary>
     /// Enough pollers that one is in the kernel's wait while the others run continuations: one more than the
     /// processors that can run them at once, and at least three, so a reply that lands while its sender's
-    /// continuation finishes still finds a poller free to run it.
+    /// continuation finishes still finds a poller free to run it; at most five, since more start while continuations
+    /// hold these.
     /// </summary>
     public static int DefaultPollers => Math.Clamp(Environment.ProcessorCount + 1, 3, 5);
 

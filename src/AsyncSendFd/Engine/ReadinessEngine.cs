@@ -54,11 +54,11 @@ internal sealed class ReadinessEngine
     private int _pollers;
     private volatile int _failureErrno;
 
-    /// <param name="backend">The kernel's queue; disposed here if no poller can be started.</param>
+    /// <param name="backend">The kernel's queue; disposed here if the engine's threads cannot start.</param>
     /// <param name="pollers">How many poller threads run for good; more start while continuations hold these.</param>
-    /// <param name="alwaysInline">Run every continuation on its poller, even the last one awake (the opt-in).</param>
-    /// <param name="startThread">Starts a poller thread; a test's seam.</param>
-    /// <exception cref="OutOfMemoryException">Not even the first poller could start; the backend was disposed.</exception>
+    /// <param name="alwaysInline">Run the last continuation of a batch on its poller without starting another (the opt-in).</param>
+    /// <param name="startThread">Starts the engine's threads (pollers, the disposal scan); a test's seam.</param>
+    /// <exception cref="OutOfMemoryException">The scan or the first poller could not start; the backend was disposed.</exception>
     public ReadinessEngine(IReadinessBackend backend, int pollers, bool alwaysInline, Action<Thread>? startThread = null)
     {
         Debug.Assert(pollers is >= 1 and <= MaxPollers, "an engine needs a poller");
@@ -113,7 +113,7 @@ internal sealed class ReadinessEngine
         return (receives, sends);
     }
 
-    /// <summary>Links <paramref name="waiter"/> into <paramref name="fd"/>'s registration and arms the kernel if need be.</summary>
+    /// <summary>Links <paramref name="waiter"/> into <paramref name="fd"/>'s registration, which arms the kernel, and wakes the disposal scan.</summary>
     /// <returns><see cref="Errno.Success"/> while it waits; otherwise the caller completes it.</returns>
     public Errno Add(ReadinessWaiter waiter, int fd, out bool canceled)
     {

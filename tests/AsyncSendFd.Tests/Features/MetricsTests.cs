@@ -214,7 +214,7 @@ public sealed class MetricsTests
 
 /// <summary>
 /// What the process as a whole measures, so these run alone: messages and descriptors sent and received (process-wide
-/// tallies, read as a difference across known work), calls waiting now, the engine thread's own failure, and
+/// tallies, read as a difference across known work), calls waiting now, the engine's own failure, and
 /// <c>MSG_CTRUNC</c> under a descriptor limit.
 /// </summary>
 [Collection(DescriptorsCollection.Name)]

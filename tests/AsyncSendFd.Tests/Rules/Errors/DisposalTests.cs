@@ -115,7 +115,7 @@ public sealed class DisposalTests(ITestOutputHelper output)
         endpoints.Waiting.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
 
-        // The descriptor is still open and still registered with the engine under the old wrapper's token.
+        // The descriptor is still open and still registered with the kernel, which the old wrapper's wait armed.
         using var again = new Socket(new SafeSocketHandle(endpoints.RawWaiting, ownsHandle: false));
         Task<SafeFileHandle> received = again.ReceiveFdAsync().AsTask();
         using SafeFileHandle file = Descriptors.TempFile();

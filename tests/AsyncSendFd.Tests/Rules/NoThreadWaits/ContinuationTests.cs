@@ -10,8 +10,8 @@ namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
 /// <summary>
 /// Where a woken call continues, in the default configuration: on a poller thread while another poller waits in the
 /// kernel, so a continuation that blocks holds up nobody else, a blocking call made there works, and the context
-/// flows as with .NET's own sockets. Each fails on the single-thread engine with inline completions on: the sleeping
-/// continuation stalled every socket, and the blocking call threw.
+/// flows as with .NET's own sockets. Each failed on the earlier single-thread engine with inline completions on: the
+/// sleeping continuation stalled every socket, and the blocking call threw.
 /// </summary>
 [Collection(ThreadPoolCollection.Name)] // counts threads; nothing else may start any meanwhile
 public sealed class ContinuationTests
@@ -99,7 +99,7 @@ public sealed class ContinuationTests
         using SafeFileHandle file = Descriptors.TempFile();
 
         Task<SafeFileHandle> first = pair.Right.ReceiveFdAsync().AsTask();
-        await Task.Delay(50); // armed with its token first
+        await Task.Delay(50); // linked and armed first
         Task<SafeFileHandle> second = view.ReceiveFdAsync().AsTask();
         await Task.Delay(50);
         pair.Left.SendFd(file);
