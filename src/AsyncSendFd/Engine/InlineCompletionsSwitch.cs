@@ -1,15 +1,15 @@
 namespace AsyncSendFd.Engine;
 
 /// <summary>
-/// The opt-in to run a woken call's continuation on the poller that woke it in every case, as .NET's own
+/// The opt-in to keep a continuation on the poller that woke it however long it runs, as .NET's own
 /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> does for its sockets: the variable
 /// <c>ASYNCSENDFD_INLINE_COMPLETIONS=1</c>, or the AppContext switch <c>AsyncSendFd.InlineCompletions</c>.
 /// </summary>
 /// <remarks>
-/// A poller runs the last continuation of each batch of events itself (the others go to the thread pool). By default it
-/// does so only while another poller waits on the kernel, or after starting one; with the switch on it does so without
-/// starting another, so a continuation that blocks can then delay other sockets' wake-ups. It is off unless the
-/// application says its continuations are short.
+/// A poller runs the last continuation of each batch of events itself either way. By default the
+/// <see cref="ContinuationWatchdog"/> hands the kernel's wait to another poller when that continuation blocks or runs
+/// long; with the switch on there is no watchdog, so only a blocking call of this library hands it off, and a
+/// continuation that sleeps or computes delays other sockets' wake-ups. It saves the watchdog's tick and nothing more.
 /// </remarks>
 internal static class InlineCompletionsSwitch
 {

@@ -11,14 +11,14 @@ namespace AsyncSendFd.Engine;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <b>Where a woken call continues.</b> A poller runs the continuation of the last call it woke itself, as tokio's
-/// worker runs the task its reactor woke, but only while another poller is in the kernel's wait: that one takes the
-/// next event, so a continuation that blocks or runs long holds up nobody but itself. A poller that finds itself the
-/// last one awake starts another first (as Go's runtime hands its processor to a new thread when one blocks in a
-/// syscall), up to <see cref="MaxPollers"/>; past that it hands the continuation to the thread pool. Every other
-/// call woken by the same batch goes to the thread pool before the last one runs. So a blocking call from a
-/// continuation works (another poller wakes it), and pollers started for a burst of blocking continuations end once
-/// they have been idle for <see cref="IdlePollerMilliseconds"/>.
+/// <b>Where a woken call continues.</b> One poller at a time holds the kernel's wait; the others stand by. The holder
+/// hands every call an event woke but the last to the thread pool and runs the last one's continuation itself, as
+/// tokio's worker runs the task its reactor woke, then returns to the kernel's wait: a reply that arrived meanwhile is
+/// there, and no other thread had to wake. A continuation that blocks or runs long loses the wait to a standby poller
+/// (or a new one, up to <see cref="MaxPollers"/>), as Go's runtime retakes a processor from a thread stuck in a
+/// syscall: at once when it makes a blocking call of this library, otherwise within two ticks of the
+/// <see cref="ContinuationWatchdog"/>. A blocking call from a continuation therefore works, and pollers started for a
+/// burst of blocking continuations end once they have stood by idle for <see cref="IdlePollerMilliseconds"/>.
 /// </para>
 /// <para>
 /// A waiting call holds no reference on its socket, so <see cref="System.Net.Sockets.Socket.Dispose()"/> closes it at
@@ -42,23 +42,36 @@ internal sealed class ReadinessEngine
 
     private const int EventsPerWait = 64;
 
+    [ThreadStatic]
+    private static ReadinessEngine? t_pollerOf;
+
+    [ThreadStatic]
+    private static long t_inlineRun;
+
     private readonly Lock _tableLock = new();
     private readonly ManualResetEventSlim _waitsToScan = new(false);
+    private readonly SemaphoreSlim _turns = new(0);
+    private readonly ContinuationWatchdog? _watchdog;
     private readonly bool _alwaysInline;
     private readonly int _basePollers;
     private readonly Action<Thread> _startThread;
     private DescriptorRegistration?[] _registrations = new DescriptorRegistration?[256];
     private int _scannerParked;
     private volatile bool _stopped;
-    private int _pollersInWait;
+    private int _standby;
+    private long _runs;
+    private long _inlineRun;
     private int _pollers;
     private volatile int _failureErrno;
 
     /// <param name="backend">The kernel's queue; disposed here if the engine's threads cannot start.</param>
     /// <param name="pollers">How many poller threads run for good; more start while continuations hold these.</param>
-    /// <param name="alwaysInline">Run the last continuation of a batch on its poller without starting another (the opt-in).</param>
-    /// <param name="startThread">Starts the engine's threads (pollers, the disposal scan); a test's seam.</param>
-    /// <exception cref="OutOfMemoryException">The scan or the first poller could not start; the backend was disposed.</exception>
+    /// <param name="alwaysInline">
+    /// The opt-in: no watchdog, so a continuation keeps the kernel's wait however long it runs unless it makes a blocking
+    /// call of this library; and no thread pool when <see cref="MaxPollers"/> pollers are held.
+    /// </param>
+    /// <param name="startThread">Starts the engine's threads (pollers, the disposal scan, the watchdog); a test's seam.</param>
+    /// <exception cref="OutOfMemoryException">A thread could not start; the backend was disposed.</exception>
     public ReadinessEngine(IReadinessBackend backend, int pollers, bool alwaysInline, Action<Thread>? startThread = null)
     {
         Debug.Assert(pollers is >= 1 and <= MaxPollers, "an engine needs a poller");
@@ -66,16 +79,23 @@ internal sealed class ReadinessEngine
         _alwaysInline = alwaysInline;
         _basePollers = pollers;
         _startThread = startThread ?? (static thread => thread.UnsafeStart());
+        _watchdog = alwaysInline ? null : new ContinuationWatchdog(this);
         try
         {
             _scannerParked = 1;
             _startThread(new Thread(ScanWhileCallsWait) { IsBackground = true, Name = "AsyncSendFd disposal scan" });
-            StartPoller();
+            if (_watchdog is not null)
+            {
+                _startThread(_watchdog.CreateThread());
+            }
+
+            StartPoller(holding: true);
         }
         catch
         {
             _stopped = true;
             _waitsToScan.Set();
+            _watchdog?.Stop();
             backend.Dispose();
             throw;
         }
@@ -88,6 +108,15 @@ internal sealed class ReadinessEngine
     public IReadinessBackend Backend { get; }
 
     public bool HasFailed => _failureErrno != 0;
+
+    /// <summary>Whether the engine's threads are to end: it failed, or never started.</summary>
+    public bool HasEnded => _stopped || HasFailed;
+
+    /// <summary>The inline run the holder of the kernel's wait is in now, 0 if none; the watchdog's view.</summary>
+    public long InlineRun => Volatile.Read(ref _inlineRun);
+
+    /// <summary>How many inline runs have begun.</summary>
+    public long InlineRuns => Volatile.Read(ref _runs);
 
     /// <summary>The poller threads running now: the first few, and those started while continuations hold them.</summary>
     public int Pollers => Volatile.Read(ref _pollers);
@@ -149,24 +178,51 @@ internal sealed class ReadinessEngine
         }
     }
 
-    private void Poll()
+    /// <summary>
+    /// A blocking call of this library is about to wait: if its thread runs a continuation while it holds the kernel's
+    /// wait, the wait goes to another poller first, since the call may need it to wake.
+    /// </summary>
+    public static void BeforeBlockingWait()
     {
+        if (t_inlineRun != 0)
+        {
+            t_pollerOf!.TryHandOff(t_inlineRun);
+            t_inlineRun = 0;
+        }
+    }
+
+    /// <summary>Hands the kernel's wait to a standby poller, or a new one, while inline run <paramref name="run"/> goes on.</summary>
+    public void TryHandOff(long run)
+    {
+        if (Interlocked.CompareExchange(ref _inlineRun, 0, run) != run)
+        {
+            return; // it ended, or was handed off already
+        }
+
+        _turns.Release();
+        if (Volatile.Read(ref _standby) == 0)
+        {
+            _ = TryStartPoller(); // it takes the released turn; if none can start, the next poller to stand by does
+        }
+    }
+
+    private void Poll(bool holding)
+    {
+        t_pollerOf = this;
         var events = new ReadinessEvent[EventsPerWait];
         while (!HasFailed)
         {
-            int timeout = Volatile.Read(ref _pollers) > _basePollers ? IdlePollerMilliseconds : Timeout.Infinite;
-            Interlocked.Increment(ref _pollersInWait);
-            Errno errno = Backend.Wait(events, timeout, out int count);
-            bool anotherPollerWaits = Interlocked.Decrement(ref _pollersInWait) > 0;
+            if (!holding && !AwaitTurn())
+            {
+                return;
+            }
+
+            holding = true;
+            Errno errno = Backend.Wait(events, Timeout.Infinite, out int count);
             if (!errno.IsSuccess && errno != Errno.EINTR)
             {
                 Fail(errno);
                 break;
-            }
-
-            if (count == 0 && errno.IsSuccess && timeout != Timeout.Infinite && TryRetire())
-            {
-                return;
             }
 
             // Every call woken but the last is handed to the thread pool before the last one runs here.
@@ -187,18 +243,73 @@ internal sealed class ReadinessEngine
                 }
             }
 
-            last?.Complete(Errno.Success, inline: last is not null && (anotherPollerWaits || _alwaysInline || TryStartPoller()));
+            if (last is null)
+            {
+                continue;
+            }
+
+            if (_alwaysInline || Volatile.Read(ref _standby) > 0 || Volatile.Read(ref _pollers) < MaxPollers)
+            {
+                holding = RunInline(last);
+            }
+            else
+            {
+                last.Complete(Errno.Success, inline: false); // no poller could take the wait over
+            }
         }
 
         Interlocked.Decrement(ref _pollers);
     }
 
-    private void StartPoller()
+    /// <summary>Runs a woken call's continuation while holding the kernel's wait.</summary>
+    /// <returns>Whether this poller still holds it: false when the run was handed off meanwhile.</returns>
+    private bool RunInline(ReadinessWaiter woken)
+    {
+        Debug.Assert(t_pollerOf == this && t_inlineRun == 0, "only a poller of this engine, between runs, holds its wait");
+        long run = _runs + 1; // only the holder writes it
+        Volatile.Write(ref _runs, run);
+        Interlocked.Exchange(ref _inlineRun, run); // a full fence before the watchdog's flag is read
+        _watchdog?.OnRunStarted();
+        t_inlineRun = run;
+        woken.Complete(Errno.Success, inline: true);
+        t_inlineRun = 0;
+        return Interlocked.CompareExchange(ref _inlineRun, 0, run) == run;
+    }
+
+    /// <summary>Stands by until the kernel's wait is handed to this poller.</summary>
+    /// <returns>True with the wait; false when this poller ends (it retired, or the engine failed).</returns>
+    private bool AwaitTurn()
+    {
+        while (true)
+        {
+            Interlocked.Increment(ref _standby);
+            bool turn = _turns.Wait(Volatile.Read(ref _pollers) > _basePollers ? IdlePollerMilliseconds : Timeout.Infinite);
+            Interlocked.Decrement(ref _standby);
+            if (HasFailed)
+            {
+                Interlocked.Decrement(ref _pollers);
+                return false;
+            }
+
+            // A turn released as the wait timed out, by one that saw this poller still standing by, is taken, not lost.
+            if (turn || _turns.Wait(0))
+            {
+                return true;
+            }
+
+            if (TryRetire())
+            {
+                return false;
+            }
+        }
+    }
+
+    private void StartPoller(bool holding)
     {
         Interlocked.Increment(ref _pollers);
         try
         {
-            _startThread(new Thread(Poll) { IsBackground = true, Name = "AsyncSendFd readiness" });
+            _startThread(new Thread(holding ? PollHolding : PollStandingBy) { IsBackground = true, Name = "AsyncSendFd readiness" });
         }
         catch
         {
@@ -207,7 +318,11 @@ internal sealed class ReadinessEngine
         }
     }
 
-    /// <summary>Starts one more poller, unless there are <see cref="MaxPollers"/> or the thread cannot start.</summary>
+    private void PollHolding() => Poll(holding: true);
+
+    private void PollStandingBy() => Poll(holding: false);
+
+    /// <summary>Starts one more standby poller, unless there are <see cref="MaxPollers"/> or the thread cannot start.</summary>
     private bool TryStartPoller()
     {
         if (Volatile.Read(ref _pollers) >= MaxPollers)
@@ -217,12 +332,12 @@ internal sealed class ReadinessEngine
 
         try
         {
-            StartPoller();
+            StartPoller(holding: false);
             return true;
         }
         catch (OutOfMemoryException)
         {
-            return false; // the thread pool takes the continuation instead
+            return false;
         }
     }
 
@@ -321,7 +436,9 @@ internal sealed class ReadinessEngine
             }
         }
 
-        _waitsToScan.Set(); // the scanner ends with the engine
+        _waitsToScan.Set(); // the scanner, the watchdog and the standby pollers end with the engine
+        _watchdog?.Stop();
+        _turns.Release(MaxPollers);
     }
 
     private static void CompleteAll(ReadinessWaiter? chain, Errno outcome)

@@ -39,6 +39,7 @@ internal sealed class SocketReadiness(SafeHandle socket, EngineHost host)
     public Errno WaitBlocking(Interest direction, int timeoutMilliseconds)
     {
         ReadinessWaiter waiter = WaiterFor(direction);
+        ReadinessEngine.BeforeBlockingWait();
         if (waiter.WaitBlocking(timeoutMilliseconds, out Errno outcome))
         {
             return outcome;

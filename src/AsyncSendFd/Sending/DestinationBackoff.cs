@@ -32,6 +32,7 @@ internal struct DestinationBackoff
         }
 
         int delay = NextMilliseconds();
+        Engine.ReadinessEngine.BeforeBlockingWait();
         Thread.Sleep(timeoutMilliseconds < 0 ? delay : Math.Min(delay, timeoutMilliseconds));
         return Errno.Success;
     }

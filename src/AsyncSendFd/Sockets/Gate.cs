@@ -18,7 +18,7 @@ internal sealed class Gate
     /// <returns>Whether the caller holds the gate.</returns>
     public bool Enter(int timeoutMilliseconds)
     {
-        return TryEnterOrQueue() || _turns.Wait(timeoutMilliseconds) || !TryLeaveQueue();
+        return TryEnterOrQueue() || WaitInLine(timeoutMilliseconds);
     }
 
     /// <summary>Enters at once when the gate is free; otherwise waits for a turn without a thread.</summary>
@@ -88,6 +88,12 @@ internal sealed class Gate
 
         _turns.Wait(); // released right after the count went down, if not already
         return false;
+    }
+
+    private bool WaitInLine(int timeoutMilliseconds)
+    {
+        Engine.ReadinessEngine.BeforeBlockingWait(); // the call ahead may need the kernel's wait this thread holds
+        return _turns.Wait(timeoutMilliseconds) || !TryLeaveQueue();
     }
 
     private async ValueTask WaitForTurnAsync(CancellationToken cancellationToken)
