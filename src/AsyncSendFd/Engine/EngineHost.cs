@@ -23,10 +23,9 @@ internal sealed class EngineHost(EngineHost.BackendFactory createBackend, int po
     public static EngineHost Shared { get; } = new(CreatePlatformBackend, DefaultPollers, InlineCompletionsSwitch.IsEnabled);
 
     /// <summary>
-    /// Enough pollers that one is in the kernel's wait while the others run continuations: one more than the
-    /// processors that can run them at once, and at least three, so a reply that lands while its sender's
-    /// continuation finishes still finds a poller free to run it; at most five, since more start while continuations
-    /// hold these.
+    /// One poller holds the kernel's wait and the rest stand by, so that a continuation that blocks hands the wait over
+    /// without starting a thread: one more than the processors that can run continuations at once, at least three,
+    /// and at most five, since more start while continuations hold these.
     /// </summary>
     public static int DefaultPollers => Math.Clamp(Environment.ProcessorCount + 1, 3, 5);
 

@@ -37,7 +37,7 @@ internal sealed class ReadinessEngine
     /// <summary>The most poller threads an engine runs, however many continuations block on them.</summary>
     public const int MaxPollers = 128;
 
-    /// <summary>How long a poller beyond the engine's first few waits for an event before it ends.</summary>
+    /// <summary>How long a poller beyond the engine's first few stands by for the kernel's wait before it ends.</summary>
     public const int IdlePollerMilliseconds = 5_000;
 
     private const int EventsPerWait = 64;

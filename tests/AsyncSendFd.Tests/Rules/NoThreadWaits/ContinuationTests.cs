@@ -8,10 +8,11 @@ using static AsyncSendFd.Tests.Support.Timeouts;
 namespace AsyncSendFd.Tests.Rules.NoThreadWaits;
 
 /// <summary>
-/// Where a woken call continues, in the default configuration: on a poller thread while another poller waits in the
-/// kernel, so a continuation that blocks holds up nobody else, a blocking call made there works, and the context
-/// flows as with .NET's own sockets. Each failed on the earlier single-thread engine with inline completions on: the
-/// sleeping continuation stalled every socket, and the blocking call threw.
+/// Where a woken call continues, in the default configuration: on the poller thread that took its event, which hands
+/// the kernel's wait to another poller when the continuation blocks, so a continuation that blocks holds up nobody
+/// else, a blocking call made there works, and the context flows as with .NET's own sockets. Each failed on the earlier
+/// single-thread engine with inline completions on: the sleeping continuation stalled every socket, and the blocking
+/// call threw.
 /// </summary>
 [Collection(ThreadPoolCollection.Name)] // counts threads; nothing else may start any meanwhile
 public sealed class ContinuationTests
