@@ -17,8 +17,8 @@ namespace AsyncSendFd.Diagnostics;
 /// path pays a load and a branch. Messages and descriptors sent and received, the busy paths, are tallied per
 /// processor (<see cref="MessageTally"/>) and read when a listener collects; they count from the first time someone
 /// listened. Refusals and engine events are rare and go to the listeners as they happen, with a tag built on the
-/// stack. Calls waiting are observed when a listener collects (a count of the calls linked into the engine's registrations), not counted up
-/// and down, so the figure is right however late the listener attaches.
+/// stack. Calls waiting are observed when a listener collects (a count of the calls linked into the engine's
+/// registrations), not counted up and down, so the figure is right however late the listener attaches.
 /// </remarks>
 internal static class AsyncSendFdMetrics
 {

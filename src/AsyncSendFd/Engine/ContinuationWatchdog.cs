@@ -12,22 +12,15 @@ internal sealed class ContinuationWatchdog(ReadinessEngine engine)
 
     private const int IdleTicksBeforeParking = 64;
 
-    private readonly ManualResetEventSlim _wake = new(false);
-    private int _parked = 1;
+    private readonly Parking _parking = new();
 
     public Thread CreateThread() => new(Watch) { IsBackground = true, Name = "AsyncSendFd continuation watchdog" };
 
-    /// <summary>An inline run began (published with a full fence before this reads the flag): wakes a parked watchdog.</summary>
-    public void OnRunStarted()
-    {
-        if (Volatile.Read(ref _parked) == 1 && Interlocked.Exchange(ref _parked, 0) == 1)
-        {
-            _wake.Set();
-        }
-    }
+    /// <summary>An inline run began (published with a full fence before this): wakes a parked watchdog.</summary>
+    public void OnRunStarted() => _parking.Unpark();
 
-    /// <summary>Wakes the thread so that it sees the engine has ended.</summary>
-    public void Stop() => _wake.Set();
+    /// <summary>Lets the thread go, so that it sees the engine has ended.</summary>
+    public void Stop() => _parking.Release();
 
     private void Watch()
     {
@@ -36,18 +29,7 @@ internal sealed class ContinuationWatchdog(ReadinessEngine engine)
         int idleTicks = 0;
         while (!engine.HasEnded)
         {
-            if (Volatile.Read(ref _parked) == 1)
-            {
-                _wake.Wait();
-                if (Volatile.Read(ref _parked) == 1 && !engine.HasEnded)
-                {
-                    // A late wake-up meant for an earlier park: every real one lowers the flag before it sets the event.
-                    _wake.Reset();
-                }
-
-                continue;
-            }
-
+            _parking.WaitWhileParked();
             Thread.Sleep(TickMilliseconds);
             long running = engine.InlineRun;
             if (running != 0 && running == seen)
@@ -62,13 +44,10 @@ internal sealed class ContinuationWatchdog(ReadinessEngine engine)
             if (idleTicks >= IdleTicksBeforeParking)
             {
                 idleTicks = 0;
-                _wake.Reset();
-                Interlocked.Exchange(ref _parked, 1);
-
-                // A run that began before the flag went up is seen here; one after it sees the flag and wakes this thread.
+                _parking.Park();
                 if (engine.InlineRun != 0)
                 {
-                    Interlocked.Exchange(ref _parked, 0);
+                    _parking.Unpark(); // a run that began before the park
                 }
             }
         }

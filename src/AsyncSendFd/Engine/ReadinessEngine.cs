@@ -49,14 +49,13 @@ internal sealed class ReadinessEngine
     private static long t_inlineRun;
 
     private readonly Lock _tableLock = new();
-    private readonly ManualResetEventSlim _waitsToScan = new(false);
+    private readonly Parking _scan = new();
     private readonly SemaphoreSlim _turns = new(0);
     private readonly ContinuationWatchdog? _watchdog;
     private readonly bool _alwaysInline;
     private readonly int _basePollers;
     private readonly Action<Thread> _startThread;
     private DescriptorRegistration?[] _registrations = new DescriptorRegistration?[256];
-    private int _scannerParked;
     private volatile bool _stopped;
     private int _standby;
     private long _runs;
@@ -82,7 +81,6 @@ internal sealed class ReadinessEngine
         _watchdog = alwaysInline ? null : new ContinuationWatchdog(this);
         try
         {
-            _scannerParked = 1;
             _startThread(new Thread(ScanWhileCallsWait) { IsBackground = true, Name = "AsyncSendFd disposal scan" });
             if (_watchdog is not null)
             {
@@ -94,7 +92,7 @@ internal sealed class ReadinessEngine
         catch
         {
             _stopped = true;
-            _waitsToScan.Set();
+            _scan.Release();
             _watchdog?.Stop();
             backend.Dispose();
             throw;
@@ -148,10 +146,9 @@ internal sealed class ReadinessEngine
     {
         Errno armed = RegistrationFor(fd).Add(waiter, out canceled);
 
-        // Read after the link's full fence, paired with the scanner's exchange: one of the two sees the other.
-        if (armed.IsSuccess && Volatile.Read(ref _scannerParked) == 1 && Interlocked.Exchange(ref _scannerParked, 0) == 1)
+        if (armed.IsSuccess)
         {
-            _waitsToScan.Set();
+            _scan.Unpark(); // after the link's full fence
         }
 
         return armed;
@@ -363,18 +360,12 @@ internal sealed class ReadinessEngine
     private void ScanWhileCallsWait()
     {
         int idleScans = 0;
-        while (!_stopped && !HasFailed)
+        while (!HasEnded)
         {
-            if (Volatile.Read(ref _scannerParked) == 1)
+            _scan.WaitWhileParked();
+            if (HasEnded)
             {
-                _waitsToScan.Wait();
-                if (Volatile.Read(ref _scannerParked) == 1)
-                {
-                    // A late wake-up meant for an earlier park: every real one lowers the flag before it sets the event.
-                    _waitsToScan.Reset();
-                }
-
-                continue;
+                break;
             }
 
             Thread.Sleep(ScanIntervalMilliseconds);
@@ -385,13 +376,10 @@ internal sealed class ReadinessEngine
             else if (++idleScans >= 4)
             {
                 idleScans = 0;
-                _waitsToScan.Reset();
-                Interlocked.Exchange(ref _scannerParked, 1);
-
-                // A wait that linked before the exchange is seen here; one after it sees the flag up and wakes this thread.
+                _scan.Park();
                 if (Array.Exists(Volatile.Read(ref _registrations), static r => r is { HasWaiters: true }))
                 {
-                    Interlocked.Exchange(ref _scannerParked, 0);
+                    _scan.Unpark(); // a wait that linked before the park
                 }
             }
         }
@@ -436,7 +424,7 @@ internal sealed class ReadinessEngine
             }
         }
 
-        _waitsToScan.Set(); // the scanner, the watchdog and the standby pollers end with the engine
+        _scan.Release(); // the scanner, the watchdog and the standby pollers end with the engine
         _watchdog?.Stop();
         _turns.Release(MaxPollers);
     }

@@ -12,7 +12,8 @@ namespace AsyncSendFd.Syscalls;
 /// </summary>
 /// <remarks>
 /// A wait adds no codes of its own: it ends with <see cref="Success"/> (retry the syscall; a disposed socket is
-/// reported by the retry), <see cref="ETIMEDOUT"/> (a blocking call's deadline), the errno of an engine that could not start or arm the descriptor, or the errno that broke the engine.
+/// reported by the retry), <see cref="ETIMEDOUT"/> (a blocking call's deadline), the errno of an engine that could not
+/// start or arm the descriptor, or the errno that broke the engine.
 /// A canceled async wait throws <see cref="OperationCanceledException"/> instead.
 /// </remarks>
 internal readonly record struct Errno(int Value)
