@@ -48,9 +48,12 @@ run_tests() {
   done
 
   # One dotnet test over the solution runs the projects side by side, which is faster than one after another.
+  # A test that hangs is killed after 20 minutes (the slowest, a NativeAOT publish and its upgrades, takes about 2)
+  # and named as the run is reported aborted, so a hang fails the run instead of stalling it.
   step "testing ${names[*]} (side by side; the integration tests, with their NativeAOT publishes, take longest)"
   local status=0 started=$SECONDS
-  dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal" --logger trx || status=$?
+  dotnet test AsyncSendFd.sln -c Release --no-build --logger "console;verbosity=normal" --logger trx \
+    --blame-hang-timeout 20m --blame-hang-dump-type none || status=$?
   step "tests ran in $((SECONDS - started)) s"
 
   local passed=0 failed=0 project trx p f s
@@ -64,6 +67,10 @@ run_tests() {
     p=$(counter passed "$trx")
     f=$(( $(counter failed "$trx") + $(counter error "$trx") + $(counter timeout "$trx") + $(counter aborted "$trx") ))
     s=$(counter notExecuted "$trx")
+    if [ "$f" -eq 0 ] && grep -q '<ResultSummary outcome="Failed"' "$trx"; then
+      f=1 # the run was aborted: a test hung past the timeout, or the test host crashed (the log names the test)
+      step "$(basename "$project"): its run was aborted; the log above names the test that was running"
+    fi
     step "$(basename "$project"): $p passed, $f failed, $s skipped"
     passed=$((passed + p))
     failed=$((failed + f))

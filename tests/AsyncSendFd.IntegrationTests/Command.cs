@@ -1,11 +1,15 @@
 using System.Diagnostics;
 using System.Text;
+using KestrelUpgrade.Driver;
 
 namespace AsyncSendFd.IntegrationTests;
 
 /// <summary>Runs a program to completion and captures what it printed.</summary>
 internal static class Command
 {
+    /// <summary>How long a program's output may stay open after it exited: what it started and left running holds it.</summary>
+    private static readonly TimeSpan OutputCloseTimeout = TimeSpan.FromSeconds(30);
+
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public static (int ExitCode, string Output) Run(string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
@@ -28,6 +32,10 @@ internal static class Command
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
 
+        // Whatever the program starts belongs to its lineage, so that a process it leaves running is found and killed,
+        // not waited for: one holding the output open would keep it from ever closing.
+        var lineage = new Lineage();
+        lineage.Adopt(start);
         using var process = Process.Start(start)!;
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
@@ -36,14 +44,33 @@ internal static class Command
         process.BeginErrorReadLine();
         if (!process.WaitForExit(timeout))
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} ran over {timeout}.\n{output}");
+            string running = lineage.KillRunning();
+            process.Kill(entireProcessTree: true); // where there is no /proc to find the lineage in
+            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} ran over {timeout}. Killed:\n{running}\n{Printed(output)}");
         }
 
-        process.WaitForExit();
+        using (var outputClosed = new CancellationTokenSource(OutputCloseTimeout))
+        {
+            try
+            {
+                process.WaitForExitAsync(outputClosed.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                string running = lineage.KillRunning();
+                throw new InvalidOperationException(
+                    $"{fileName} {string.Join(' ', arguments)} exited, but what it started still held its output {OutputCloseTimeout} later. Killed:\n{running}\n{Printed(output)}");
+            }
+        }
+
+        return (process.ExitCode, Printed(output));
+    }
+
+    private static string Printed(StringBuilder output)
+    {
         lock (output)
         {
-            return (process.ExitCode, output.ToString());
+            return output.ToString();
         }
     }
 

@@ -8,7 +8,7 @@ namespace AsyncSendFd.IntegrationTests;
 /// <summary>
 /// One KestrelUpgrade deployment in a fresh directory: the first generation, its PID file and broken-release
 /// marker, and what an operator does to it (kill -HUP, kill -TERM). Remembers every generation's pid and the
-/// time each upgrade took, and on disposal leaves no process behind.
+/// time each upgrade took, and on disposal leaves no process behind, reparented successors included.
 /// </summary>
 internal sealed class UpgradingServer : IDisposable
 {
@@ -162,22 +162,27 @@ internal sealed class UpgradingServer : IDisposable
         return response.Body;
     }
 
-    /// <summary>kill -TERM the serving generation and wait for it to exit.</summary>
+    /// <summary>kill -TERM the serving generation; returns once it and every process the deployment started have exited.</summary>
     public async Task StopAsync()
     {
         Signals.Send(Serving, Signals.SIGTERM);
         await ServerProcess.WaitForExitAsync(Serving, StepTimeout);
+        if (!await Process.Lineage.WaitUntilNoneRunsAsync(StepTimeout))
+        {
+            throw new TimeoutException($"the serving generation exited, but processes it or an earlier generation started still run:\n{string.Join('\n', Process.Lineage.Running().Select(Lineage.Describe))}");
+        }
     }
 
+    /// <summary>Kills whatever still runs (reparented successors included) and logs what that was, with where each thread waited.</summary>
     public void Dispose()
     {
-        foreach (int pid in Generations.Where(Signals.IsRunning))
-        {
-            Signals.Send(pid, 9);
-        }
-
         Process.Dispose();
         _output.WriteLine(Process.Output);
+        if (Process.KilledOnDispose.Length > 0)
+        {
+            _output.WriteLine("still running at the end, killed:\n" + Process.KilledOnDispose);
+        }
+
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 

@@ -5,7 +5,8 @@ namespace KestrelUpgrade.Driver;
 
 /// <summary>
 /// The first generation, started with its output captured; its successors inherit the same output, so every
-/// generation's log lines arrive here.
+/// generation's log lines arrive here. Every process it starts, however far down, belongs to its <see cref="Lineage"/>,
+/// and disposal leaves none of them running.
 /// </summary>
 internal sealed class ServerProcess : IDisposable
 {
@@ -22,6 +23,7 @@ internal sealed class ServerProcess : IDisposable
         }
 
         customize?.Invoke(start);
+        Lineage.Adopt(start);
         _echo = echo;
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
         _process.OutputDataReceived += (_, e) => Add(e.Data);
@@ -30,7 +32,16 @@ internal sealed class ServerProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
+    /// <summary>How long disposal waits for the output to close once every member of the lineage is killed.</summary>
+    private static readonly TimeSpan OutputCloseTimeout = TimeSpan.FromSeconds(10);
+
     public int Id => _process.Id;
+
+    /// <summary>Every generation and whatever they started.</summary>
+    public Lineage Lineage { get; } = new();
+
+    /// <summary>What disposal found still running and killed (empty if nothing was).</summary>
+    public string KilledOnDispose { get; private set; } = "";
 
     public Process Process => _process;
 
@@ -120,14 +131,23 @@ internal sealed class ServerProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Kills every member of the lineage still running, reparented successors included, then waits (boundedly) for the
+    /// last lines: the output closes only once no process holds it.
+    /// </summary>
     public void Dispose()
     {
-        if (!_process.HasExited)
+        KilledOnDispose = Lineage.KillRunning();
+        using var outputClosed = new CancellationTokenSource(OutputCloseTimeout);
+        try
         {
-            _process.Kill(entireProcessTree: true);
+            _process.WaitForExitAsync(outputClosed.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            KilledOnDispose += $"the output was still open {OutputCloseTimeout.TotalSeconds} s after the lineage was killed\n";
         }
 
-        _process.WaitForExit();
         _process.Dispose();
     }
 

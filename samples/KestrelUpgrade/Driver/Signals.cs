@@ -7,6 +7,7 @@ namespace KestrelUpgrade.Driver;
 internal static partial class Signals
 {
     public const int SIGHUP = 1;
+    public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 
     public static void Send(int processId, int signal)
@@ -16,6 +17,9 @@ internal static partial class Signals
             throw new InvalidOperationException($"kill({processId}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
         }
     }
+
+    /// <summary>Sends <paramref name="signal"/> unless the process has gone meanwhile.</summary>
+    public static bool TrySend(int processId, int signal) => kill(processId, signal) == 0;
 
     /// <summary>Running, as ps would say: a zombie waiting to be reaped has stopped running.</summary>
     public static bool IsRunning(int processId)
