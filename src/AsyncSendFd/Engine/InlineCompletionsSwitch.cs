@@ -8,8 +8,10 @@ namespace AsyncSendFd.Engine;
 /// <remarks>
 /// A poller runs the last continuation of each batch of events itself either way. By default the
 /// <see cref="ContinuationWatchdog"/> hands the kernel's wait to another poller when that continuation blocks or runs
-/// long; with the switch on there is no watchdog, so only a blocking call of this library hands it off, and a
-/// continuation that sleeps or computes delays other sockets' wake-ups. It saves the watchdog's tick and nothing more.
+/// long; with the switch on there is no watchdog, so only a blocking call of this library hands it off. A continuation
+/// that sleeps or computes delays other sockets' wake-ups, and one that blocks on another async call of this library
+/// (sync over async) never wakes, since only the wait it holds could complete that call. It saves the watchdog's tick
+/// and nothing more.
 /// </remarks>
 internal static class InlineCompletionsSwitch
 {

@@ -26,7 +26,7 @@ namespace AsyncSendFd.Engine;
 /// while calls wait, a scanning thread looks for waiters whose socket handle is closed and ends their waits; the
 /// retried call then throws <see cref="ObjectDisposedException"/>. The thread is the engine's own, not a timer on the
 /// thread pool, so a starved pool does not keep a blocking call from seeing its socket's disposal; it parks while
-/// nothing waits.
+/// nothing waits. The same scan retries a hand-off that found no poller standing by and could not start one.
 /// </para>
 /// </remarks>
 internal sealed class ReadinessEngine
@@ -199,7 +199,7 @@ internal sealed class ReadinessEngine
         _turns.Release();
         if (Volatile.Read(ref _standby) == 0)
         {
-            _ = TryStartPoller(); // it takes the released turn; if none can start, the next poller to stand by does
+            _ = TryStartPoller(); // it takes the released turn; if none can start, the disposal scan tries again
         }
     }
 
@@ -369,6 +369,7 @@ internal sealed class ReadinessEngine
             }
 
             Thread.Sleep(ScanIntervalMilliseconds);
+            TakeUpAnUntakenTurn();
             if (EndWaitsOfClosedSockets())
             {
                 idleScans = 0;
@@ -382,6 +383,19 @@ internal sealed class ReadinessEngine
                     _scan.Unpark(); // a wait that linked before the park
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A hand-off that found no poller standing by and could not start one (no thread could be created) left the
+    /// kernel's wait to nobody; while calls wait, each scan tries again, since every poller may be held by a continuation
+    /// that only the kernel's wait can wake.
+    /// </summary>
+    private void TakeUpAnUntakenTurn()
+    {
+        if (_turns.CurrentCount > 0 && Volatile.Read(ref _standby) == 0)
+        {
+            _ = TryStartPoller();
         }
     }
 

@@ -98,6 +98,61 @@ public sealed class EngineFailureTests
         Leak.AssertNone(() => Assert.Throws<OutOfMemoryException>(() => host.TryGetEngine(out _)));
     }
 
+    [LinuxFact]
+    public async Task AHandOffThatCouldNotStartAPoller_IsRetried_SoNoWaitHangs()
+    {
+        // Three continuations, each run inline by the poller holding the kernel's wait, each make a blocking call of the
+        // library, so each hands the wait off. The third finds no poller standing by, and starting one fails once (as
+        // when pthread_create does: .NET throws OutOfMemoryException). Every poller is then blocked in a continuation
+        // whose socket only the kernel's wait can report: the released turn must still be taken.
+        int pollerStarts = 0;
+        var host = new EngineHost(EngineHost.CreatePlatformBackend, pollers: 3, alwaysInline: false, startThread: thread =>
+        {
+            if (thread.Name == "AsyncSendFd readiness" && Interlocked.Increment(ref pollerStarts) == 4)
+            {
+                throw new OutOfMemoryException("no thread could start");
+            }
+
+            thread.UnsafeStart();
+        });
+        var pairs = Enumerable.Range(0, 3).Select(_ => (Wakes: SocketPair.Create(), Blocks: SocketPair.Create())).ToArray();
+        try
+        {
+            Task[] continuations = [.. pairs.Select(pair => BlockInAContinuation(host, pair.Wakes.Right, pair.Blocks.Right))];
+            foreach (var pair in pairs)
+            {
+                pair.Wakes.Left.Send([1]);
+                await Task.Delay(200); // one continuation at a time takes the poller that holds the wait
+            }
+
+            foreach (var pair in pairs)
+            {
+                pair.Blocks.Left.Send([1]);
+            }
+
+            await Task.WhenAll(continuations).WaitAsync(Guard);
+            Assert.True(Volatile.Read(ref pollerStarts) >= 5, "the refused start was not tried again"); // 3, the refused 4th, a 5th
+        }
+        finally
+        {
+            foreach (var pair in pairs)
+            {
+                pair.Wakes.Dispose();
+                pair.Blocks.Dispose();
+            }
+        }
+    }
+
+    private static async Task BlockInAContinuation(EngineHost host, Socket wakes, Socket blocks)
+    {
+        var woken = new SocketReadiness(wakes.SafeHandle, host);
+        Assert.Equal(Errno.Success, await woken.WaitAsync(Interest.Read, (int)wakes.SafeHandle.DangerousGetHandle(), default).ConfigureAwait(false));
+        Assert.Equal("AsyncSendFd readiness", Thread.CurrentThread.Name); // run inline by the poller that held the wait
+        var blocking = new SocketReadiness(blocks.SafeHandle, host);
+        blocking.ArmBlocking(Interest.Read, (int)blocks.SafeHandle.DangerousGetHandle());
+        Assert.Equal(Errno.Success, blocking.WaitBlocking(Interest.Read, Timeout.Infinite));
+    }
+
     private static IReadinessBackend CreateEpoll()
     {
         Assert.Equal(Errno.Success, EngineHost.CreatePlatformBackend(out IReadinessBackend? backend));
