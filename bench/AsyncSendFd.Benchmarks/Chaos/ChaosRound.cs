@@ -376,7 +376,7 @@ internal sealed class ChaosRound
             lane.StallSenders(stall); // receivers wait long, past their timeouts
             lane.Log.Add($"senders stalled {stall} ms");
         }
-        else if (r >= 0.40 && r < 0.46 && Injects(Fault.Squeeze))
+        else if (r >= 0.40 && r < 0.46 && Injects(Fault.Squeeze) && Number > 0) // the warm-up lets the runtime start its threads
         {
             Squeeze(rng.Next(0, 48), rng.Next(30, 250));
         }

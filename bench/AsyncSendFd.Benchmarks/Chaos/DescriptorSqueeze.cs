@@ -11,16 +11,25 @@ namespace AsyncSendFd.Benchmarks.Chaos;
 /// taken by a placeholder and RLIMIT_NOFILE is lowered to leave only <c>slack</c> numbers above it. Receivers then get
 /// MSG_CTRUNC for messages whose descriptors do not fit, and sends ETOOMANYREFS once more are in flight than the limit.
 /// </summary>
+/// <remarks>
+/// The thread pool is held at its current size meanwhile. A new .NET thread needs descriptors to start: where
+/// <c>Thread.Start</c> then throws OutOfMemoryException, which the library's engine handles, the runtime aborts the
+/// process ("Out of memory.") when its thread pool adds a worker at the limit (.NET 10 on Linux; reproduced with a
+/// program that blocks pool threads while squeezed). That is the runtime's limit, not the library's, and a squeezed
+/// harness whose blocked continuations starve the pool would hit it.
+/// </remarks>
 [SupportedOSPlatform("linux")]
 internal sealed class DescriptorSqueeze : IDisposable
 {
     private readonly ulong _original;
     private readonly List<SafeFileHandle> _placeholders;
+    private readonly int _poolMaximum;
 
-    private DescriptorSqueeze(ulong original, List<SafeFileHandle> placeholders)
+    private DescriptorSqueeze(ulong original, List<SafeFileHandle> placeholders, int poolMaximum)
     {
         _original = original;
         _placeholders = placeholders;
+        _poolMaximum = poolMaximum;
     }
 
     public static DescriptorSqueeze Begin(int slack)
@@ -51,14 +60,20 @@ internal sealed class DescriptorSqueeze : IDisposable
             }
         }
 
+        ThreadPool.GetMinThreads(out int minimum, out _);
+        ThreadPool.GetMaxThreads(out int maximum, out int completionPortMaximum);
+        ThreadPool.SetMaxThreads(Math.Max(minimum, ThreadPool.ThreadCount), completionPortMaximum);
+
         ulong original = ChaosLibC.NoFileSoftLimit;
         ChaosLibC.NoFileSoftLimit = (ulong)(highest + 1 + slack);
-        return new DescriptorSqueeze(original, placeholders);
+        return new DescriptorSqueeze(original, placeholders, maximum);
     }
 
     public void Dispose()
     {
         ChaosLibC.NoFileSoftLimit = _original;
+        ThreadPool.GetMaxThreads(out _, out int completionPortMaximum);
+        ThreadPool.SetMaxThreads(_poolMaximum, completionPortMaximum);
         foreach (SafeFileHandle placeholder in _placeholders)
         {
             placeholder.Dispose();

@@ -1,0 +1,23 @@
+using AsyncSendFd.Benchmarks.Chaos;
+
+namespace AsyncSendFd.Tests;
+
+/// <summary>
+/// The test assembly doubles as the chaos run's process: <c>dotnet AsyncSendFd.Tests.dll chaos SECONDS [--seed N]</c>
+/// (the options of the benchmarks' <c>--chaos</c>). The run holds its whole process at the descriptor limit, where .NET
+/// cannot start a thread (<c>Thread.Start</c> throws <see cref="OutOfMemoryException"/>); the test host's own threads
+/// do not expect that, so the run gets a process of its own.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args is not ["chaos", .. string[] options] || !OperatingSystem.IsLinux())
+        {
+            Console.Error.WriteLine("usage (Linux): chaos SECONDS [--seed N] [--without FAULT,...]");
+            return 2;
+        }
+
+        return ChaosRunner.RunFromCommandLine(options);
+    }
+}
