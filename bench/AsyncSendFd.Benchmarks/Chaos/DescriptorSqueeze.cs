@@ -12,9 +12,9 @@ namespace AsyncSendFd.Benchmarks.Chaos;
 /// MSG_CTRUNC for messages whose descriptors do not fit, and sends ETOOMANYREFS once more are in flight than the limit.
 /// </summary>
 /// <remarks>
-/// The thread pool is held at its current size meanwhile. A new .NET thread needs descriptors to start: where
-/// <c>Thread.Start</c> then throws OutOfMemoryException, which the library's engine handles, the runtime aborts the
-/// process ("Out of memory.") when its thread pool adds a worker at the limit (.NET 10 on Linux; reproduced with a
+/// The thread pool is held at its current size meanwhile (<see cref="ThreadPoolHold"/>). A new .NET thread needs
+/// descriptors to start: <c>Thread.Start</c> then throws OutOfMemoryException, which the library's engine handles, but
+/// the runtime aborts the process when its thread pool adds a worker at the limit (.NET 10 on Linux; reproduced with a
 /// program that blocks pool threads while squeezed). That is the runtime's limit, not the library's, and a squeezed
 /// harness whose blocked continuations starve the pool would hit it.
 /// </remarks>
@@ -23,13 +23,13 @@ internal sealed class DescriptorSqueeze : IDisposable
 {
     private readonly ulong _original;
     private readonly List<SafeFileHandle> _placeholders;
-    private readonly int _poolMaximum;
+    private readonly ThreadPoolHold _pool;
 
-    private DescriptorSqueeze(ulong original, List<SafeFileHandle> placeholders, int poolMaximum)
+    private DescriptorSqueeze(ulong original, List<SafeFileHandle> placeholders, ThreadPoolHold pool)
     {
         _original = original;
         _placeholders = placeholders;
-        _poolMaximum = poolMaximum;
+        _pool = pool;
     }
 
     public static DescriptorSqueeze Begin(int slack)
@@ -60,20 +60,16 @@ internal sealed class DescriptorSqueeze : IDisposable
             }
         }
 
-        ThreadPool.GetMinThreads(out int minimum, out _);
-        ThreadPool.GetMaxThreads(out int maximum, out int completionPortMaximum);
-        ThreadPool.SetMaxThreads(Math.Max(minimum, ThreadPool.ThreadCount), completionPortMaximum);
-
+        var pool = new ThreadPoolHold();
         ulong original = ChaosLibC.NoFileSoftLimit;
         ChaosLibC.NoFileSoftLimit = (ulong)(highest + 1 + slack);
-        return new DescriptorSqueeze(original, placeholders, maximum);
+        return new DescriptorSqueeze(original, placeholders, pool);
     }
 
     public void Dispose()
     {
         ChaosLibC.NoFileSoftLimit = _original;
-        ThreadPool.GetMaxThreads(out _, out int completionPortMaximum);
-        ThreadPool.SetMaxThreads(_poolMaximum, completionPortMaximum);
+        _pool.Dispose();
         foreach (SafeFileHandle placeholder in _placeholders)
         {
             placeholder.Dispose();

@@ -1,19 +1,23 @@
+using AsyncSendFd.Benchmarks.Chaos;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncSendFd.Tests.Support;
 
 /// <summary>
 /// Changes the process's soft RLIMIT_NOFILE for a scope and puts it back on Dispose. Only for tests in
-/// <see cref="DescriptorsCollection"/>: the limit is process-wide.
+/// <see cref="DescriptorsCollection"/>: the limit is process-wide. A lowered limit also holds the thread pool at its
+/// size (<see cref="ThreadPoolHold"/>), since the runtime aborts if the pool adds a worker at the limit.
 /// </summary>
 internal sealed class NoFileLimit : IDisposable
 {
     private readonly ulong _original;
     private readonly List<SafeFileHandle> _placeholders;
+    private readonly ThreadPoolHold? _pool;
 
-    private NoFileLimit(ulong soft, List<SafeFileHandle>? placeholders = null)
+    private NoFileLimit(ulong soft, List<SafeFileHandle>? placeholders = null, ThreadPoolHold? pool = null)
     {
         _placeholders = placeholders ?? [];
+        _pool = pool;
         _original = TestNative.GetNoFileLimit().Soft;
         TestNative.SetNoFileSoftLimit(soft);
     }
@@ -45,7 +49,7 @@ internal sealed class NoFileLimit : IDisposable
         // Counted now: with the limit down, listing the descriptors may itself find no free number.
         int limit = highest + 1 + freeAboveHighest;
         int free = limit - Descriptors.OpenNumbers().Count();
-        return new NoFileLimit((ulong)limit, placeholders) { FreeNumbers = free };
+        return new NoFileLimit((ulong)limit, placeholders, new ThreadPoolHold()) { FreeNumbers = free };
     }
 
     /// <summary>Raises the soft limit to at least <paramref name="wanted"/> (capped by the hard limit).</summary>
@@ -58,6 +62,7 @@ internal sealed class NoFileLimit : IDisposable
     public void Dispose()
     {
         TestNative.SetNoFileSoftLimit(_original);
+        _pool?.Dispose();
         foreach (SafeFileHandle placeholder in _placeholders)
         {
             placeholder.Dispose();
