@@ -8,7 +8,7 @@ public static class Program
     /// <summary>
     /// <c>--quick</c>: the Stopwatch harness (under a minute, one line per scenario with targets).
     /// <c>--soak N</c>: N descriptors (default 1,000,000) through every API shape, watching for leaks.
-    /// <c>--chaos SECONDS [--seed N]</c>: the chaos run, every invariant checked under injected faults; exits 1 on any violation.
+    /// <c>--chaos SECONDS [--seed N]</c>: the chaos run, every invariant checked under injected faults; exits 1 on any violation, or when no round ran after the warm-up.
     /// <c>--scale-worker lib|net</c>: a child of the quick harness's scale scenario, driven over stdin.
     /// <c>--shm-worker PATH BUFFER</c>: the other process of the shared-memory scenario (<c>--quick --only shm</c>).
     /// Anything else goes to BenchmarkDotNet's switcher, e.g. <c>--filter '*'</c>.

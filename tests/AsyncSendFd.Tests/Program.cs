@@ -5,8 +5,7 @@ namespace AsyncSendFd.Tests;
 /// <summary>
 /// The test assembly doubles as the chaos run's process: <c>dotnet AsyncSendFd.Tests.dll chaos SECONDS [--seed N]</c>
 /// (the options of the benchmarks' <c>--chaos</c>). The run holds its whole process at the descriptor limit, where .NET
-/// cannot start a thread (<c>Thread.Start</c> throws <see cref="OutOfMemoryException"/>); the test host's own threads
-/// do not expect that, so the run gets a process of its own.
+/// cannot start a thread and the runtime aborts if its thread pool must add a worker, so it gets a process of its own.
 /// </summary>
 public static class Program
 {

@@ -68,13 +68,9 @@ internal sealed class ViolationLog(TextWriter output)
     private const int PrintedPerKind = 3;
 
     private readonly ConcurrentDictionary<(ViolationKind Kind, bool Twin), int> _counts = new();
-    private readonly ConcurrentQueue<string> _examples = new();
     private int _total;
 
     public int Total => Volatile.Read(ref _total);
-
-    /// <summary>The first few of each kind, for the summary and a test's failure message.</summary>
-    public IReadOnlyCollection<string> Examples => _examples;
 
     public void Report(ViolationKind kind, string detail, bool onTwinLane = false)
     {
@@ -82,9 +78,7 @@ internal sealed class ViolationLog(TextWriter output)
         int count = _counts.AddOrUpdate((kind, onTwinLane), 1, static (_, n) => n + 1);
         if (count <= PrintedPerKind)
         {
-            string line = $"VIOLATION {kind.Name} [{kind.Rule}]: {detail}";
-            _examples.Enqueue(line);
-            output.WriteLine(line);
+            output.WriteLine($"VIOLATION {kind.Name} [{kind.Rule}]: {detail}");
         }
     }
 

@@ -51,13 +51,13 @@ public sealed class ChaosTests(ITestOutputHelper output)
         catch (TimeoutException)
         {
             run.Kill();
-            Assert.Fail($"the chaos run (seed {seed}) did not end within {RunLimit}");
+            await run.WaitForExitAsync();
+            Assert.Fail($"the chaos run (seed {seed}) did not end within {RunLimit}:\n{await stdout}{await stderr}");
         }
 
         string log = await stdout + await stderr;
         output.WriteLine(log);
         Assert.True(run.ExitCode == 0, $"the chaos run (seed {seed}) exited with {run.ExitCode}:\n{log}");
-        Assert.Contains("chaos verdict: PASS", log, StringComparison.Ordinal);
-        Assert.Matches(@"round +1: ", log); // at least one round after the warm-up
+        Assert.Contains("chaos verdict: PASS", log, StringComparison.Ordinal); // no violation, and a round after the warm-up
     }
 }
