@@ -12,6 +12,8 @@ namespace AsyncSendFd.Tests.Rules.Errors;
 /// RLIMIT_NOFILE, unless it holds CAP_SYS_RESOURCE or CAP_SYS_ADMIN (the kernel's too_many_unix_fds, net/unix).
 /// The sender here is the library, on a dedicated thread that drops those two capabilities from its own effective
 /// set (capabilities are per-thread, so the rest of the test host keeps them and the limit is never lowered).
+/// The kernel counts in flight per user, not per process: another process of the same user with descriptors in flight
+/// at the time (a chaos run started by hand, say) lowers what this sender gets to send and fails the range check.
 /// </summary>
 [Collection(DescriptorsCollection.Name)]
 [SupportedOSPlatform("linux")] // the kernel's in-flight limit, capabilities, seqpacket
